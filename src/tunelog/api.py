@@ -1,0 +1,364 @@
+"""The read side: ``Api().run(...)``, ``.runs(...)``, ``.artifact(...)`` — for users and the dashboard.
+
+Also the deletes: runs, artifact versions and collections, a run's personal data (``purge``), and
+garbage collection of blobs nothing references any more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tunelog import liveness
+from tunelog.backend import Backend, backend_for
+from tunelog.errors import ReferenceNotFound, UsageError
+from tunelog.filters import parse_filter, parse_order
+from tunelog.refs import parse_artifact_ref, parse_project_path, parse_run_path
+from tunelog.settings import Settings
+from tunelog.store.base import HistoryRow, RunKey, RunQuery, RunRecord
+
+if TYPE_CHECKING:
+    from tunelog.artifact import Artifact
+    from tunelog.table import Table
+
+
+class HistoryRows(list[dict[str, Any]]):
+    """Rows of a run's history: one dict per step with ``_step``, ``_timestamp`` and the values."""
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` of the rows (needs ``pip install pandas``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise UsageError("to_pandas() needs pandas: pip install 'tunelog[pandas]'.") from None
+        return pd.DataFrame(list(self))
+
+
+def _rows_by_step(rows: Sequence[HistoryRow]) -> Iterator[dict[str, Any]]:
+    cur: dict[str, Any] | None = None
+    for r in rows:
+        if cur is None or cur["_step"] != r.step:
+            if cur is not None:
+                yield cur
+            cur = {"_step": r.step, "_timestamp": r.time}
+        cur[r.key] = r.value
+        if r.time > cur["_timestamp"]:
+            cur["_timestamp"] = r.time
+    if cur is not None:
+        yield cur
+
+
+class ApiRun:
+    """A stored run, as read back. Edit ``name``, ``tags``, ``notes``, ``group`` and call ``update()``."""
+
+    def __init__(self, backend: Backend, record: RunRecord) -> None:
+        self._backend = backend
+        self._record = record
+        self.name = record.name
+        self.tags = list(record.tags)
+        self.notes = record.notes
+        self.group = record.group
+
+    @classmethod
+    def load(cls, backend: Backend, key: RunKey) -> ApiRun | None:
+        rec = backend.store.get_run(key)
+        return None if rec is None else cls(backend, _settle(backend, rec))
+
+    # -- fields ------------------------------------------------------------------------------------
+    @property
+    def key(self) -> RunKey:
+        return self._record.key
+
+    @property
+    def id(self) -> str:
+        return self._record.key.run_id
+
+    @property
+    def entity(self) -> str:
+        return self._record.key.entity
+
+    @property
+    def project(self) -> str:
+        return self._record.key.project
+
+    @property
+    def path(self) -> str:
+        return str(self._record.key)
+
+    @property
+    def state(self) -> str:
+        return self._record.state
+
+    @property
+    def job_type(self) -> str | None:
+        return self._record.job_type
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self._record.config)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return dict(self._record.summary)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Where the run came from: git, command line, Python and package versions, host."""
+        return dict(self._record.meta)
+
+    @property
+    def created_at(self) -> float:
+        return self._record.created_at
+
+    @property
+    def updated_at(self) -> float:
+        return self._record.updated_at
+
+    @property
+    def finished_at(self) -> float | None:
+        return self._record.finished_at
+
+    @property
+    def heartbeat_at(self) -> float | None:
+        return self._record.heartbeat_at
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._record.exit_code
+
+    @property
+    def last_step(self) -> int | None:
+        return self._record.last_step
+
+    @property
+    def url(self) -> str:
+        return self._backend.settings.run_url(self.entity, self.project, self.id)
+
+    @property
+    def record(self) -> RunRecord:
+        return self._record
+
+    def __repr__(self) -> str:
+        return f"<tunelog.ApiRun {self.path} state={self.state}>"
+
+    # -- history -----------------------------------------------------------------------------------
+    def history(self, keys: Sequence[str] | None = None, min_step: int | None = None,
+                max_step: int | None = None, pandas: bool = False) -> Any:
+        """All history rows (one dict per step); ``pandas=True`` returns a DataFrame."""
+        rows = self._backend.store.read_history(self.key, keys=keys, min_step=min_step, max_step=max_step)
+        out = HistoryRows(_rows_by_step(rows))
+        return out.to_pandas() if pandas else out
+
+    def scan_history(self, keys: Sequence[str] | None = None, page_size: int = 1000,
+                     min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        """Iterate history rows one page of steps at a time, without loading them all."""
+        store, key = self._backend.store, self.key
+        nkeys = max(1, len(keys) if keys else len(store.history_keys(key)))
+        start = min_step
+        while True:
+            rows = store.read_history(key, keys=keys, min_step=start, max_step=max_step,
+                                      limit=page_size * nkeys)
+            if not rows:
+                return
+            last = rows[-1].step
+            complete = len(rows) < page_size * nkeys
+            if not complete:
+                # The page may end inside a step: hold that step back for the next page.
+                rows = [r for r in rows if r.step < last] or rows
+                if rows[-1].step == last:
+                    complete = True
+            yield from _rows_by_step(rows)
+            if complete:
+                return
+            start = rows[-1].step + 1
+
+    def history_keys(self) -> list[str]:
+        return self._backend.store.history_keys(self.key)
+
+    def logged_table(self, key: str, step: int | None = None) -> Table:
+        """A table logged with ``run.log({key: table})`` (the last one, or the one at ``step``)."""
+        from tunelog.table import TableReader
+
+        rows = [r for r in self._backend.store.read_history(self.key, keys=[key])
+                if isinstance(r.value, dict) and r.value.get("_type") == "table-ref"]
+        if step is not None:
+            rows = [r for r in rows if r.step == step]
+        if not rows:
+            raise ReferenceNotFound(f"Run {self.path} logged no table under {key!r}"
+                                    + (f" at step {step}." if step is not None else "."))
+        return TableReader(self._backend.blobs, rows[-1].value["sha256"]).to_table()  # type: ignore[no-any-return]
+
+    # -- artifacts ---------------------------------------------------------------------------------
+    def logged_artifacts(self) -> list[Artifact]:
+        return [_bound(self._backend, v) for v in self._backend.store.versions_logged_by(self.key)]
+
+    def used_artifacts(self) -> list[Artifact]:
+        return [_bound(self._backend, v) for v in self._backend.store.versions_used_by(self.key)]
+
+    # -- edits -------------------------------------------------------------------------------------
+    def update(self) -> None:
+        """Save changes made to ``name``, ``tags``, ``notes`` and ``group``."""
+        self._backend.store.update_run(self.key, {
+            "name": self.name, "tags": list(dict.fromkeys(self.tags)), "notes": self.notes,
+            "group": self.group, "updated_at": time.time(),
+        })
+        rec = self._backend.store.get_run(self.key)
+        if rec is not None:
+            self._record = rec
+
+    def delete(self, purge: bool = False) -> None:
+        """Delete the run and its history. ``purge=True`` also deletes the artifact versions it logged
+        and collects blobs nothing references any more (personal data removal)."""
+        store = self._backend.store
+        if purge:
+            for v in store.versions_logged_by(self.key):
+                store.delete_version(v.id)
+        store.delete_run(self.key)
+        if purge:
+            collect_garbage(self._backend)
+
+
+def _settle(backend: Backend, rec: RunRecord) -> RunRecord:
+    """Mark a run whose process is gone as crashed (persisted, so every reader agrees)."""
+    if liveness.is_crashed(rec.state, rec.host, rec.pid, rec.pid_start, rec.heartbeat_at):
+        try:
+            backend.store.update_run(rec.key, {"state": "crashed"})
+        except Exception as exc:
+            backend.failures.record("marking a crashed run", exc)
+        from dataclasses import replace
+
+        return replace(rec, state="crashed")
+    return rec
+
+
+def _bound(backend: Backend, version: Any) -> Artifact:
+    from tunelog.artifact import Artifact
+
+    art = Artifact.__new__(Artifact)
+    Artifact.__init__(art, version.collection.name, version.collection.type)
+    art._bind(backend, version)
+    return art
+
+
+@dataclass(frozen=True)
+class GcReport:
+    deleted: int
+    freed_bytes: int
+    kept: int
+
+
+def collect_garbage(backend: Backend) -> GcReport:
+    """Delete blobs that no artifact version or run references."""
+    keep = backend.store.referenced_blobs()
+    deleted = freed = kept = 0
+    for sha in list(backend.blobs.iter_shas()):
+        if sha in keep:
+            kept += 1
+            continue
+        try:
+            size = backend.blobs.size(sha)
+            backend.blobs.delete(sha)
+        except FileNotFoundError:
+            continue
+        deleted += 1
+        freed += size
+    return GcReport(deleted, freed, kept)
+
+
+class Api:
+    """Read (and tidy) what tunelog stored.
+
+    Args:
+        dir: the data directory (default ``TUNELOG_DIR``, else the per-user default).
+        entity: the default entity for paths that leave it out.
+    """
+
+    def __init__(self, dir: str | None = None, entity: str | None = None, *,
+                 settings: Settings | None = None, overrides: Mapping[str, Any] | None = None) -> None:
+        ov = dict(overrides or {})
+        self.settings = settings or Settings.resolve(dir=dir, entity=entity or ov.get("entity"))
+        self._backend = backend_for(self.settings)
+
+    @property
+    def default_entity(self) -> str:
+        return self.settings.entity
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def flush(self) -> None:
+        self._backend.writer.flush()
+
+    # -- runs --------------------------------------------------------------------------------------
+    def run(self, path: str) -> ApiRun:
+        """A run by ``[entity/]project/run_id``."""
+        p = parse_run_path(path, entity=self.settings.entity)
+        run = ApiRun.load(self._backend, RunKey(p.entity, p.project, p.run_id))
+        if run is None:
+            raise ReferenceNotFound(
+                f"No run {p.run_id!r} in {p.entity}/{p.project}. List runs with "
+                f"tunelog.Api().runs({f'{p.entity}/{p.project}'!r})."
+            )
+        return run
+
+    def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None,
+             order: str | None = "-created_at", per_page: int | None = None,
+             limit: int | None = None, offset: int = 0) -> list[ApiRun]:
+        """Runs of a project matching ``filters`` (see :mod:`tunelog.filters`), sorted by ``order``
+        (``"-created_at"``, ``"+summary.loss"``, ``"config.lr"`` …)."""
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        q = RunQuery(filter=parse_filter(filters), order=parse_order(order), limit=limit, offset=offset)
+        return [ApiRun(self._backend, _settle(self._backend, r))
+                for r in self._backend.store.list_runs(entity, project, q)]
+
+    def count_runs(self, path: str, filters: Mapping[str, Any] | None = None) -> int:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        return self._backend.store.count_runs(entity, project, parse_filter(filters))
+
+    def projects(self, entity: str | None = None) -> list[tuple[str, str]]:
+        return self._backend.store.list_projects(entity)
+
+    def delete_run(self, path: str, purge: bool = False) -> None:
+        self.run(path).delete(purge=purge)
+
+    # -- artifacts ---------------------------------------------------------------------------------
+    def artifact(self, ref: str, type: str | None = None) -> Artifact:
+        """An artifact version by ``[[entity/]project/]name[:alias_or_version]``."""
+        from tunelog.artifact import resolve_artifact
+
+        project = None
+        if ref.count("/") == 0:
+            raise UsageError(f"Api.artifact needs a project: write 'project/{ref}' or 'entity/project/{ref}'.")
+        return resolve_artifact(self._backend, ref, entity=self.settings.entity, project=project, type=type)
+
+    def artifact_versions(self, ref: str, type: str | None = None) -> list[Artifact]:
+        """Every version of a collection ``[entity/]project/name``, oldest first."""
+        r = parse_artifact_ref(ref.split(":")[0], entity=self.settings.entity, project=None)
+        versions = self._backend.store.list_versions(r.entity, r.project, r.name)
+        if not versions:
+            raise ReferenceNotFound(f"No artifact named {r.name!r} in {r.entity}/{r.project}.")
+        if type is not None and versions[0].collection.type != type:
+            raise UsageError(f"Artifact {r.name!r} has type {versions[0].collection.type!r}, not {type!r}.")
+        return [_bound(self._backend, v) for v in versions]
+
+    def artifact_collections(self, path: str, type: str | None = None) -> list[Any]:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        return self._backend.store.list_collections(entity, project, type)
+
+    def delete_artifact(self, ref: str) -> None:
+        """Delete one version (``project/name:v1``) or, without ``:``, the whole collection."""
+        if ":" in ref:
+            self.artifact(ref).delete()
+            return
+        r = parse_artifact_ref(ref, entity=self.settings.entity, project=None)
+        if self._backend.store.get_collection(r.entity, r.project, r.name) is None:
+            raise ReferenceNotFound(f"No artifact named {r.name!r} in {r.entity}/{r.project}.")
+        self._backend.store.delete_collection(r.entity, r.project, r.name)
+
+    def collect_garbage(self) -> GcReport:
+        """Delete blobs no artifact version or run references any more."""
+        self._backend.writer.flush()
+        return collect_garbage(self._backend)

@@ -1,0 +1,581 @@
+"""Runs: ``tunelog.init`` and :class:`Run` — config, summary, metric history, state, heartbeat.
+
+(Not ``run.py``: ``tunelog.run`` is the active run, and a submodule would shadow it.)
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from tunelog import liveness, provenance
+from tunelog.backend import Backend, backend_for
+from tunelog.config import Config, Summary
+from tunelog.errors import ReferenceNotFound, RunExistsError, UsageError
+from tunelog.history import flatten, json_safe
+from tunelog.refs import REGISTRY_PROJECT, check_name
+from tunelog.settings import Settings
+from tunelog.store.base import RunKey, RunRecord
+
+if TYPE_CHECKING:
+    from tunelog.artifact import Artifact
+
+log = logging.getLogger("tunelog")
+
+_SCALAR_TYPES = (int, float, bool, type(None))
+_ADJECTIVES = ("amber", "brisk", "calm", "dark", "eager", "fancy", "gentle", "hazy", "icy", "jolly",
+               "keen", "lively", "misty", "noble", "olive", "proud", "quiet", "rapid", "silent", "tidy")
+_NOUNS = ("brook", "cloud", "dawn", "ember", "field", "grove", "harbor", "island", "lake", "meadow",
+          "night", "ocean", "pine", "river", "sky", "stone", "thunder", "valley", "wave", "wind")
+# Arguments wandb.init takes that have no meaning here; accepted so wandb code runs unchanged.
+_WANDB_ONLY_ARGS = frozenset({
+    "magic", "config_exclude_keys", "config_include_keys", "anonymous", "allow_val_change", "force",
+    "tensorboard", "sync_tensorboard", "monitor_gym", "save_code", "fork_from", "resume_from",
+    "settings", "id_prefix", "reinit_policy",
+})
+
+
+def _new_run_id() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(random.choices(alphabet, k=8))
+
+
+class Run:
+    """One tracked run. Create it with :func:`tunelog.init`; use it as a context manager.
+
+    Logging never raises for storage problems: they are counted (``tunelog.failures()``) and
+    reported once through :mod:`logging`. Only invalid arguments raise.
+    """
+
+    def __init__(self, backend: Backend, record: RunRecord, *, resumed: bool, dir: Path | None) -> None:
+        self._backend = backend
+        self._key = record.key
+        self._name = record.name
+        self._record = record
+        self._resumed = resumed
+        self._disabled = backend.settings.mode == "disabled"
+        self._writer = backend.writer
+        self._lock = threading.Lock()
+        self._dirty: dict[str, bool] = {}
+        self.config = Config(record.config, lambda: self._mark("config"))
+        self.summary = Summary(record.summary, lambda: self._mark("summary"))
+        self._step = (record.last_step + 1) if record.last_step is not None else 0
+        self._warned_steps = False
+        self._warned: set[str] = set()
+        self._finished = False
+        self._state = record.state
+        self._dir = dir
+        self._tags = tuple(record.tags)
+        self._notes = record.notes
+        self._group = record.group
+
+    # -- identity ----------------------------------------------------------------------------------
+    @property
+    def key(self) -> RunKey:
+        return self._key
+
+    @property
+    def id(self) -> str:
+        return self._key.run_id
+
+    @property
+    def entity(self) -> str:
+        return self._key.entity
+
+    @property
+    def project(self) -> str:
+        return self._key.project
+
+    @property
+    def path(self) -> str:
+        """``entity/project/run_id``, as :meth:`tunelog.Api.run` takes it."""
+        return str(self._key)
+
+    @property
+    def url(self) -> str:
+        """The run's address in the dashboard (``tunelog ui``)."""
+        return self._backend.settings.run_url(self.entity, self.project, self.id)
+
+    @property
+    def job_type(self) -> str | None:
+        return self._record.job_type
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def resumed(self) -> bool:
+        return self._resumed
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log`` call without ``step=`` writes to."""
+        return self._step
+
+    @property
+    def dir(self) -> Path | None:
+        """The ``dir`` given to ``init``: default root for artifact downloads."""
+        return self._dir
+
+    @property
+    def settings(self) -> Settings:
+        return self._backend.settings
+
+    @property
+    def disabled(self) -> bool:
+        return self._disabled
+
+    # -- editable after the fact -------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+        self._update({"name": self._name})
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Sequence[str]) -> None:
+        self._tags = tuple(dict.fromkeys(str(t) for t in value))
+        self._update({"tags": list(self._tags)})
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._notes = value
+        self._update({"notes": value})
+
+    @property
+    def group(self) -> str | None:
+        return self._group
+
+    @group.setter
+    def group(self, value: str | None) -> None:
+        self._group = value
+        self._update({"group": value})
+
+    def _update(self, changes: dict[str, Any]) -> None:
+        if not self._disabled:
+            self._writer.update(self._key, changes)
+
+    def _mark(self, column: str) -> None:
+        self._dirty[column] = True
+        if not self._disabled:
+            self._writer.update(self._key, {})  # wakes the writer, which drains the change
+
+    def drain_updates(self) -> dict[str, Any] | None:
+        """Changed columns since the last call (called by the writer thread)."""
+        if not self._dirty:
+            return None
+        out: dict[str, Any] = {}
+        if self._dirty.pop("summary", False):
+            out["summary"] = self.summary.snapshot()
+        if self._dirty.pop("config", False):
+            out["config"] = self.config.as_dict()
+        return out
+
+    # -- logging -----------------------------------------------------------------------------------
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Log metrics (and tables) at a step.
+
+        Args:
+            data: ``{"loss": 0.1, "train": {"acc": 0.9}}``; nested dicts become ``train/acc``.
+            step: the step to log at; steps only go forward (a smaller step is ignored with one
+                warning). Without it, the run's current step is used.
+            commit: whether the step is complete (default True without ``step``); the next call
+                without ``step`` then writes to the following step.
+        """
+        if self._disabled or self._finished:
+            return
+        if not isinstance(data, Mapping):
+            raise UsageError(f"run.log takes a dict such as {{'loss': 0.1}}, not {type(data).__name__}.")
+        values = flatten(data)
+        cur = self._step
+        if step is None:
+            at = cur
+            if commit is not False:
+                self._step = cur + 1
+        elif type(step) is not int or step < cur:
+            self._warn_step(step, cur)
+            return
+        else:
+            at = step
+            self._step = step + 1 if commit else step
+        self._write(at, values)
+
+    def _write(self, at: int, values: dict[str, Any]) -> None:
+        for v in values.values():
+            if not isinstance(v, _SCALAR_TYPES):
+                values = self._prepare(values)
+                break
+        self.summary._logged(values)
+        self._dirty["summary"] = True
+        self._writer.log(self._key, at, values, time.time())
+
+    def rewrite(self, step: int, data: Mapping[str, Any]) -> None:
+        """Write values at ``step`` even if it lies behind the current step, replacing what that step
+        held for the same keys. For integrations that learn a step's final values later (fine-tune
+        sync writes the result file over the live metric events); users want :meth:`log`."""
+        if self._disabled or self._finished:
+            return
+        self._write(int(step), flatten(data))
+        if step >= self._step:
+            self._step = step + 1
+
+    def _warn_step(self, step: Any, cur: int) -> None:
+        if not isinstance(step, int) or isinstance(step, bool):
+            raise UsageError(f"step must be an int, got {step!r}.")
+        if not self._warned_steps:
+            self._warned_steps = True
+            log.warning(
+                "tunelog: run %s: ignored a log at step %d, smaller than the current step %d. Steps only "
+                "go forward; log without step= or with a step >= %d. (Warned once per run.)",
+                self.id, step, cur, cur,
+            )
+
+    def _prepare(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Turn non-scalar values into what history stores: tables into references, the rest JSON."""
+        from tunelog.table import Table
+
+        out: dict[str, Any] = {}
+        for k, v in values.items():
+            if isinstance(v, _SCALAR_TYPES):
+                out[k] = v
+            elif isinstance(v, Table):
+                ref = self._store_table(k, v)
+                if ref is not None:
+                    out[k] = ref
+            else:
+                ok = getattr(v, "item", None) is not None and getattr(v, "ndim", 1) == 0
+                out[k] = v if ok else json_safe(v, what=f"logged value {k!r}", warned=self._warned)
+        return out
+
+    def _store_table(self, key: str, table: Any) -> dict[str, Any] | None:
+        from tunelog.table import store_table
+
+        try:
+            stored = store_table(table, self._backend.blobs)
+            self._backend.store.add_blob_refs(self._key, [s for _, s, _ in stored.blobs])
+        except Exception as exc:
+            self._backend.failures.record(f"storing table {key!r}", exc)
+            return None
+        return {"_type": "table-ref", "sha256": stored.header_sha256, "nrows": stored.nrows,
+                "ncols": len(stored.columns)}
+
+    # -- artifacts ---------------------------------------------------------------------------------
+    def log_artifact(
+        self,
+        artifact: Artifact | str | os.PathLike[str],
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Sequence[str] | None = None,
+    ) -> Artifact:
+        """Save an artifact as a new version (``v0, v1, …``) logged by this run.
+
+        Content identical to an existing version makes no new version: the aliases move to it.
+        ``latest`` always names the newest version. A path logs that file or directory.
+        """
+        from tunelog.artifact import Artifact, artifact_from_path
+
+        art = artifact if isinstance(artifact, Artifact) else artifact_from_path(artifact, name, type)
+        art._log(self._backend, self._key, list(aliases or ()))
+        return art
+
+    def use_artifact(self, artifact_or_ref: Artifact | str, type: str | None = None,
+                     aliases: Sequence[str] | None = None) -> Artifact:
+        """Declare that this run uses an artifact version and return it (lineage: version → run).
+
+        ``artifact_or_ref`` is ``[[entity/]project/]name[:alias_or_version]`` (default ``latest``) or
+        an :class:`Artifact`; a draft artifact is logged first.
+        """
+        from tunelog.artifact import Artifact, resolve_artifact
+
+        if isinstance(artifact_or_ref, Artifact):
+            art = artifact_or_ref
+            if not art.is_logged:
+                art._log(self._backend, self._key, list(aliases or ()))
+        else:
+            art = resolve_artifact(self._backend, artifact_or_ref, entity=self.entity,
+                                   project=self.project, type=type)
+        if art.is_logged:
+            art._mark_used(self._key)
+        return art
+
+    def link_artifact(self, artifact: Artifact, target_path: str, aliases: Sequence[str] | None = None) -> Artifact:
+        """Link a logged version into the registry: ``"registry/<collection>"`` or
+        ``"<entity>/registry/<collection>"``."""
+        return artifact.link(target_path, aliases=aliases)
+
+    # -- ending ------------------------------------------------------------------------------------
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """End the run: ``finished``, or ``failed`` for a non-zero ``exit_code``; flushes everything."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        self._state = "failed" if exit_code not in (None, 0) else "finished"
+        if not self._disabled:
+            changes: dict[str, Any] = {
+                "state": self._state, "exit_code": exit_code, "finished_at": time.time(),
+                "summary": self.summary.snapshot(), "config": self.config.as_dict(),
+            }
+            self._dirty.clear()
+            self._writer.unregister(self._key)
+            self._writer.update(self._key, changes)
+            if not self._writer.flush(30.0):
+                log.warning("tunelog: run %s: the store did not take everything within 30 s.", self.id)
+        _forget(self)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        code = 0 if et is None or (et is SystemExit and not getattr(ev, "code", 0)) else 1
+        if et is KeyboardInterrupt:
+            code = 255
+        self.finish(exit_code=code)
+
+    def __repr__(self) -> str:
+        return f"<tunelog.Run {self.path} state={self._state}>"
+
+
+# -- the active run and process hooks -----------------------------------------------------------------
+
+class _Process:
+    """Process-wide run bookkeeping: the active run, live runs, exit hooks (installed on first init)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.active: Run | None = None
+        self.live: dict[RunKey, Run] = {}
+        self.hooks_installed = False
+        self.uncaught: BaseException | None = None
+
+    def install_hooks(self) -> None:
+        if self.hooks_installed:
+            return
+        self.hooks_installed = True
+        atexit.register(self.at_exit)
+        previous = sys.excepthook
+
+        def excepthook(et: type[BaseException], ev: BaseException, tb: TracebackType | None) -> None:
+            self.uncaught = ev
+            previous(et, ev, tb)
+
+        sys.excepthook = excepthook
+
+    def at_exit(self) -> None:
+        code = 1 if self.uncaught is not None else 0
+        for run in list(self.live.values()):
+            try:
+                run.finish(exit_code=code)
+            except Exception as exc:  # at exit nothing may raise; report and go on
+                log.warning("tunelog: finishing run %s at exit failed: %s", run.id, exc)
+        from tunelog.backend import backends
+
+        for b in backends().all():
+            b.writer.flush(30.0)
+
+
+_process: _Process | None = None
+_process_lock = threading.Lock()
+
+
+def process() -> _Process:
+    global _process
+    if _process is None:
+        with _process_lock:
+            if _process is None:
+                _process = _Process()
+    return _process
+
+
+def active_run() -> Run | None:
+    """The run the last ``init`` returned, until it finishes (``tunelog.run``)."""
+    return _process.active if _process is not None else None
+
+
+def _forget(run: Run) -> None:
+    p = process()
+    with p.lock:
+        p.live.pop(run.key, None)
+        if p.active is run:
+            p.active = None
+
+
+def init(
+    project: str | None = None,
+    entity: str | None = None,
+    name: str | None = None,
+    id: str | None = None,
+    job_type: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    resume: bool | str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    reinit: bool | str | None = None,
+    mode: str | None = None,
+    **kwargs: Any,
+) -> Run:
+    """Start a run (or resume one) and make it the active run, ``tunelog.run``.
+
+    Args:
+        project: project name (default ``"uncategorized"``).
+        entity: user or team (default ``TUNELOG_ENTITY``, else the OS user name).
+        name: display name (default: generated, such as ``calm-river-3``).
+        id: the run's id, unique in the project (default: generated). With ``resume`` it is the key
+            that finds the run again.
+        job_type, config, tags, notes, group: as in wandb.
+        resume: ``"allow"`` (or True, ``"auto"``): continue the run with this id if it exists;
+            ``"must"``: it must exist; ``"never"`` (default): it must not.
+        dir: data directory for this run's store (default ``TUNELOG_DIR``, else a per-user folder).
+        reinit: with a run active, ``False`` (or ``"return_previous"``) returns it; otherwise it is
+            finished first.
+        mode: ``"online"`` or ``"disabled"`` (default ``TUNELOG_MODE``).
+        **kwargs: other ``wandb.init`` arguments are accepted and ignored, so wandb code runs.
+
+    Raises:
+        UsageError: an invalid name, id, tag or resume value.
+        RunExistsError: the id exists and ``resume`` does not allow continuing it.
+        ReferenceNotFound: ``resume="must"`` and there is no such run.
+    """
+    unknown = set(kwargs) - _WANDB_ONLY_ARGS
+    if unknown:
+        raise TypeError(f"init() got unexpected keyword argument(s) {sorted(unknown)}.")
+    p = process()
+    with p.lock:
+        if p.active is not None and not p.active._finished:
+            if reinit is False or reinit == "return_previous":
+                return p.active
+            p.active.finish()
+        settings = Settings.resolve(dir=dir, entity=entity, mode=mode)
+        run = _start(settings, project, name, id, job_type, config, tags, notes, group, resume, dir)
+        p.active = run
+        p.live[run.key] = run
+        p.install_hooks()
+    return run
+
+
+def _resume_mode(resume: bool | str | None) -> str:
+    if resume is None or resume is False or resume == "never":
+        return "never"
+    if resume is True or resume in ("allow", "auto"):
+        return "allow"
+    if resume == "must":
+        return "must"
+    raise UsageError(f"Invalid resume={resume!r}. Use 'allow', 'must', 'never' (or True/False).")
+
+
+def _start(
+    settings: Settings, project: str | None, name: str | None, run_id: str | None, job_type: str | None,
+    config: Mapping[str, Any] | None, tags: Sequence[str] | None, notes: str | None, group: str | None,
+    resume: bool | str | None, dir: str | os.PathLike[str] | None,
+) -> Run:
+    project = check_name(project or "uncategorized", "project")
+    if project == REGISTRY_PROJECT:
+        raise UsageError(
+            f"'{REGISTRY_PROJECT}' is reserved for the model registry; choose another project name."
+        )
+    entity = check_name(settings.entity, "entity")
+    given_id = run_id is not None
+    run_id = check_name(run_id, "run id") if run_id is not None else _new_run_id()
+    tag_list = tuple(dict.fromkeys(str(t) for t in (tags or ())))
+    how = _resume_mode(resume)
+    key = RunKey(entity, project, run_id)
+    backend = backend_for(settings)
+    now = time.time()
+    pid = os.getpid()
+    where = {"host": liveness.this_host(), "pid": pid, "pid_start": liveness.process_start(pid)}
+    store = backend.store
+    existing = store.get_run(key) if given_id else None
+    run_dir = Path(dir) if dir else None
+    if existing is not None:
+        if how == "never":
+            raise RunExistsError(
+                f"Run {run_id!r} already exists in {entity}/{project}. Pass resume='allow' to continue "
+                "it, or choose another id."
+            )
+        merged = dict(existing.config)
+        merged.update(config or {})
+        changes: dict[str, Any] = {
+            "state": "running", "finished_at": None, "exit_code": None, "heartbeat_at": now,
+            "updated_at": now, "config": merged, **where,
+        }
+        for field, value in (("name", name), ("job_type", job_type), ("notes", notes), ("group", group)):
+            if value is not None:
+                changes[field] = value
+        if tags is not None:
+            changes["tags"] = list(tag_list)
+        store.update_run(key, changes)
+        record = store.get_run(key) or existing
+        run = Run(backend, record, resumed=True, dir=run_dir)
+    else:
+        if how == "must":
+            raise ReferenceNotFound(
+                f"No run {run_id!r} in {entity}/{project} to resume (resume='must'). Check the id, or "
+                "pass resume='allow' to create it."
+            )
+        warned: set[str] = set()
+        clean_config = {str(k): json_safe(v, what=f"config[{k!r}]", warned=warned)
+                        for k, v in (config or {}).items()}
+        record = RunRecord(
+            key=key, name=name or _generate_name(), state="running", job_type=job_type, group=group,
+            notes=notes, tags=tag_list, config=clean_config, created_at=now, updated_at=now,
+            heartbeat_at=now, **where,
+        )
+        store.create_run(record)  # in disabled mode the store lives in memory
+        run = Run(backend, record, resumed=False, dir=run_dir)
+    if settings.mode != "disabled":
+        backend.writer.register(run)
+        backend.writer.call(lambda: store.update_run(key, {"meta": provenance.collect()}),
+                            "recording where the run came from")
+    return run
+
+
+def _generate_name() -> str:
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(1, 999)}"
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """Log to the active run (``tunelog.run.log``). Raises UsageError when no run is active."""
+    run = active_run()
+    if run is None:
+        raise UsageError("tunelog.log() needs an active run: call tunelog.init() first.")
+    run.log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int | None = None) -> None:
+    """Finish the active run, if any."""
+    run = active_run()
+    if run is not None:
+        run.finish(exit_code)
+
+
+def flush(timeout: float | None = 30.0) -> bool:
+    """Wait until everything logged so far is committed to the store."""
+    if _process is None:
+        return True
+    from tunelog.backend import backends
+
+    return all(b.writer.flush(timeout) for b in backends().all())

@@ -1,0 +1,253 @@
+"""The Store Protocol: everything tunelog persists, behind one small typed interface.
+
+``Run``, ``Artifact`` and ``Api`` speak only this Protocol, so an HTTP client (the team server) or
+PostgreSQL can stand behind it without touching them. Records are plain frozen dataclasses; JSON
+columns travel as Python dicts/lists. Every method that writes more than one row is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tunelog.filters import Filter, Order
+
+RUN_STATES = ("running", "finished", "failed", "crashed")
+
+
+@dataclass(frozen=True, slots=True)
+class RunKey:
+    entity: str
+    project: str
+    run_id: str
+
+    def __str__(self) -> str:
+        return f"{self.entity}/{self.project}/{self.run_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run as stored. Times are UNIX seconds (float)."""
+
+    key: RunKey
+    name: str
+    state: str = "running"
+    job_type: str | None = None
+    group: str | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)  # git, command line, python, packages, host
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    finished_at: float | None = None
+    heartbeat_at: float | None = None
+    exit_code: int | None = None
+    host: str | None = None
+    pid: int | None = None
+    pid_start: int | None = None  # the process's start tick, so a reused pid is not taken for alive
+    last_step: int | None = None
+
+
+# Fields a caller may change on an existing run (update_run validates against this set).
+RUN_MUTABLE_FIELDS = frozenset(
+    {"name", "state", "job_type", "group", "notes", "tags", "config", "summary", "meta", "finished_at",
+     "heartbeat_at", "exit_code", "host", "pid", "pid_start", "updated_at"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One metric point. ``value`` is a float for numbers and bools, else a JSON value (``None`` for
+    a logged None/NaN is kept as JSON null)."""
+
+    step: int
+    key: str
+    value: Any
+    time: float
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """What the background writer commits in one transaction, for any number of runs."""
+
+    history: dict[RunKey, list[HistoryRow]] = field(default_factory=dict)
+    # Whole-value replacements of a run's JSON columns / fields, applied after the history rows.
+    run_updates: dict[RunKey, dict[str, Any]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.history or self.run_updates)
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    filter: Filter | None = None
+    order: Order | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """One file of an artifact version: its path inside the artifact, content hash and size."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionRecord:
+    id: int
+    entity: str
+    project: str
+    name: str
+    type: str
+    description: str | None
+    created_at: float
+    version_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """An artifact version. ``source_id`` is set for a registry link: the version it links to."""
+
+    id: int
+    collection: CollectionRecord
+    index: int
+    digest: str
+    metadata: Mapping[str, Any]
+    description: str | None
+    size: int
+    file_count: int
+    created_at: float
+    aliases: tuple[str, ...]
+    logged_by: RunKey | None
+    source_id: int | None = None
+
+    @property
+    def version(self) -> str:
+        return f"v{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """What ``Store.create_version`` needs to add a version to ``(entity, project, name)``."""
+
+    entity: str
+    project: str
+    name: str
+    type: str
+    digest: str
+    files: Sequence[ManifestEntry]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    aliases: Sequence[str] = ()
+    logged_by: RunKey | None = None
+
+
+class Store(Protocol):
+    """The persistence interface. Implementations: ``store.sql.SQLStore`` (SQLite, later PostgreSQL)."""
+
+    # -- runs -------------------------------------------------------------------------------------
+    def create_run(self, record: RunRecord) -> None:
+        """Insert a new run. Raises :class:`tunelog.errors.RunExistsError` if the key exists."""
+        ...
+
+    def get_run(self, key: RunKey) -> RunRecord | None: ...
+
+    def update_run(self, key: RunKey, changes: Mapping[str, Any]) -> None:
+        """Set fields (names in ``RUN_MUTABLE_FIELDS``) of a run; unknown names raise ValueError."""
+        ...
+
+    def list_runs(self, entity: str, project: str, query: RunQuery) -> list[RunRecord]: ...
+
+    def count_runs(self, entity: str, project: str, filter: Filter | None) -> int: ...
+
+    def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
+        """``(entity, project)`` pairs that hold runs or artifacts."""
+        ...
+
+    def delete_run(self, key: RunKey) -> None:
+        """Delete a run, its history and usage edges. Artifacts it logged stay, unowned."""
+        ...
+
+    # -- history ----------------------------------------------------------------------------------
+    def write(self, batch: WriteBatch) -> None:
+        """Commit history rows (upserting on (run, step, key)) and run updates in one transaction."""
+        ...
+
+    def read_history(
+        self,
+        key: RunKey,
+        keys: Sequence[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        limit: int | None = None,
+    ) -> list[HistoryRow]:
+        """History rows ordered by (step, key), optionally only some keys and a step range."""
+        ...
+
+    def history_keys(self, key: RunKey) -> list[str]: ...
+
+    # -- artifacts --------------------------------------------------------------------------------
+    def create_version(self, new: NewVersion) -> tuple[VersionRecord, bool]:
+        """Add a version (``v<N+1>``) to a collection, creating it if needed, and move ``latest`` and
+        the given aliases to it; if a version with the same digest exists, only add the aliases to it.
+        Returns the version and whether it was created. Raises UsageError if the collection exists
+        with another type."""
+        ...
+
+    def get_collection(self, entity: str, project: str, name: str) -> CollectionRecord | None: ...
+
+    def list_collections(self, entity: str, project: str, type: str | None = None) -> list[CollectionRecord]: ...
+
+    def get_version(self, entity: str, project: str, name: str, selector: str) -> VersionRecord | None:
+        """``selector`` is ``v<N>`` or an alias."""
+        ...
+
+    def get_version_by_id(self, version_id: int) -> VersionRecord | None: ...
+
+    def list_versions(self, entity: str, project: str, name: str) -> list[VersionRecord]: ...
+
+    def manifest(self, version_id: int) -> list[ManifestEntry]:
+        """Files of a version (of the linked source version, for registry links), ordered by path."""
+        ...
+
+    def set_aliases(self, version_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
+        """Add (moving them from other versions of the collection) and remove aliases."""
+        ...
+
+    def update_version(self, version_id: int, metadata: Mapping[str, Any] | None = None,
+                       description: str | None = None) -> None: ...
+
+    def add_usage(self, version_id: int, run: RunKey) -> None:
+        """Record that ``run`` used the version (idempotent)."""
+        ...
+
+    def version_users(self, version_id: int) -> list[RunKey]: ...
+
+    def versions_used_by(self, run: RunKey) -> list[VersionRecord]: ...
+
+    def versions_logged_by(self, run: RunKey) -> list[VersionRecord]: ...
+
+    def link_version(self, version_id: int, entity: str, collection: str, aliases: Sequence[str]) -> VersionRecord:
+        """Link a version into the registry collection ``entity/registry/collection`` (idempotent)."""
+        ...
+
+    def delete_version(self, version_id: int) -> None: ...
+
+    def delete_collection(self, entity: str, project: str, name: str) -> None: ...
+
+    def referenced_blobs(self) -> set[str]:
+        """Every sha256 still named by a manifest or a run (for blob garbage collection)."""
+        ...
+
+    def add_blob_refs(self, run: RunKey, shas: Iterable[str]) -> None:
+        """Record blobs a run references outside artifacts (tables logged to history)."""
+        ...
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def close(self) -> None: ...

@@ -1,0 +1,237 @@
+"""The background writer: what ``run.log`` queues, committed continuously in batches.
+
+The caller's side (:meth:`Writer.log`) appends one tuple to a deque and, if the writer sleeps, wakes
+it: no I/O, no locks. The writer thread drains whatever is queued, turns it into one
+:class:`~tunelog.store.base.WriteBatch` and commits it in one transaction, then sleeps until more
+arrives. So a killed process loses only what arrived during the last commit, and a normal exit loses
+nothing (``flush`` is called at exit by :mod:`tunelog.runs`).
+
+Nothing here raises into the caller: a failed commit is retried, then counted and reported once
+through :mod:`logging`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from tunelog.history import scalar
+from tunelog.store.base import HistoryRow, RunKey, Store, WriteBatch
+
+log = logging.getLogger("tunelog")
+
+_LOG, _UPDATE, _CALL, _FLUSH = 0, 1, 2, 3
+_MAX_ROWS_PER_COMMIT = 100_000
+
+
+class UpdateSource(Protocol):
+    """A live run: the writer asks it for changed columns (summary) and beats its heartbeat."""
+
+    @property
+    def key(self) -> RunKey: ...
+
+    def drain_updates(self) -> dict[str, Any] | None: ...
+
+
+class FailureCounter:
+    """Counts failures by kind and logs the first of each kind once, with how to act on it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def record(self, what: str, exc: BaseException) -> None:
+        with self._lock:
+            self.count += 1
+            kind = f"{what}:{type(exc).__name__}"
+            if kind in self._seen:
+                return
+            self._seen.add(kind)
+        log.warning(
+            "tunelog: %s failed (%s: %s). Your program continues; tunelog counts further failures of "
+            "this kind without repeating this message (see tunelog.failures()). Check that the data "
+            "directory is writable and has free space.",
+            what, type(exc).__name__, exc,
+        )
+
+
+class Writer:
+    """One background thread per store, shared by every run of the process."""
+
+    def __init__(
+        self,
+        store: Store,
+        failures: FailureCounter,
+        *,
+        heartbeat_interval: float = 5.0,
+        max_pending: int = 200_000,
+    ) -> None:
+        self._store = store
+        self.failures = failures
+        self._heartbeat_interval = heartbeat_interval
+        self._max_pending = max_pending
+        self._q: deque[tuple[Any, ...]] = deque()
+        self._wake = threading.Event()
+        self._sources: dict[RunKey, UpdateSource] = {}
+        self._sources_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+        self._last_beat = 0.0
+
+    # -- caller side (hot path) --------------------------------------------------------------------
+    def log(self, key: RunKey, step: int, values: dict[str, Any], t: float) -> None:
+        """Queue one step's values. Waits briefly only when the queue is past its memory bound."""
+        q = self._q
+        if len(q) >= self._max_pending:
+            self._backpressure()
+        q.append((_LOG, key, step, values, t))
+        if not self._wake.is_set():
+            self._wake.set()
+            if self._thread is None:
+                self._start()
+
+    def update(self, key: RunKey, changes: dict[str, Any]) -> None:
+        self._q.append((_UPDATE, key, changes))
+        self._kick()
+
+    def call(self, fn: Callable[[], None], what: str) -> None:
+        """Run ``fn`` on the writer thread (slow fact-gathering such as git metadata)."""
+        self._q.append((_CALL, fn, what))
+        self._kick()
+
+    def register(self, source: UpdateSource) -> None:
+        with self._sources_lock:
+            self._sources[source.key] = source
+        self._kick()
+
+    def unregister(self, key: RunKey) -> None:
+        with self._sources_lock:
+            self._sources.pop(key, None)
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until everything queued so far is committed. Returns False on timeout."""
+        if self._thread is None and not self._q:
+            return True
+        done = threading.Event()
+        self._q.append((_FLUSH, done))
+        self._kick()
+        return done.wait(timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        self.flush(timeout)
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def pending(self) -> int:
+        return len(self._q)
+
+    def _kick(self) -> None:
+        self._wake.set()
+        if self._thread is None:
+            self._start()
+
+    def _backpressure(self) -> None:
+        # Past the bound the caller waits rather than dropping: the writer catches up within ms.
+        deadline = time.monotonic() + 5.0
+        self._kick()
+        while len(self._q) >= self._max_pending // 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None and not self._closed:
+                t = threading.Thread(target=self._loop, name="tunelog-writer", daemon=True)
+                t.start()
+                self._thread = t
+
+    # -- writer thread -----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(self._heartbeat_interval)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception as exc:  # the loop must survive anything; counted and reported once
+                self.failures.record("tunelog's background writer", exc)
+            if self._closed and not self._q:
+                return
+
+    def _drain(self) -> None:
+        q = self._q
+        while True:
+            batch = WriteBatch()
+            waiters: list[threading.Event] = []
+            calls: list[tuple[Callable[[], None], str]] = []
+            rows = 0
+            while q and rows < _MAX_ROWS_PER_COMMIT:
+                item = q.popleft()
+                kind = item[0]
+                if kind == _LOG:
+                    _, key, step, values, t = item
+                    out = batch.history.get(key)
+                    if out is None:
+                        out = batch.history[key] = []
+                    for k, v in values.items():
+                        _, val = scalar(v)
+                        out.append(HistoryRow(step, k, val, t))
+                    rows += len(values)
+                elif kind == _UPDATE:
+                    batch.run_updates.setdefault(item[1], {}).update(item[2])
+                elif kind == _CALL:
+                    calls.append((item[1], item[2]))
+                else:
+                    waiters.append(item[1])
+                    break  # commit what came before the flush marker, then release its waiter
+            self._add_source_updates(batch)
+            if batch:
+                self._commit(batch)
+            for fn, what in calls:
+                try:
+                    fn()
+                except Exception as exc:
+                    self.failures.record(what, exc)
+            for w in waiters:
+                w.set()
+            if not q:
+                return
+
+    def _add_source_updates(self, batch: WriteBatch) -> None:
+        now = time.time()
+        beat = now - self._last_beat >= self._heartbeat_interval
+        if beat:
+            self._last_beat = now
+        with self._sources_lock:
+            sources = list(self._sources.values())
+        for src in sources:
+            try:
+                changes = src.drain_updates()
+            except Exception as exc:
+                self.failures.record("collecting a run's summary", exc)
+                continue
+            if changes or beat:
+                upd = batch.run_updates.setdefault(src.key, {})
+                if changes:
+                    upd.update(changes)
+                upd.setdefault("heartbeat_at", now)
+                upd.setdefault("updated_at", now)
+
+    def _commit(self, batch: WriteBatch) -> None:
+        for attempt in range(4):
+            try:
+                self._store.write(batch)
+                return
+            except Exception as exc:
+                if attempt == 3:
+                    n = sum(len(r) for r in batch.history.values())
+                    self.failures.record(f"writing {n} metric rows to the store", exc)
+                    return
+                time.sleep(0.05 * (2**attempt))
