@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from enum import Enum
 from typing import Any
 
@@ -60,8 +60,10 @@ def client(base_url: str) -> openai.OpenAI:
 
 
 @pytest.fixture
-def aclient(base_url: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", _strict_response_validation=True, max_retries=0)
+async def aclient(base_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    c = openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", _strict_response_validation=True, max_retries=0)
+    yield c
+    await c.close()
 
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> int:

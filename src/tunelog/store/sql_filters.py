@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeAlias
 
 from tunelog.errors import UsageError
 from tunelog.filters import And, Cond, Filter, Not, Or, Order
@@ -41,6 +41,7 @@ RUN_COLUMNS = {
 JSON_COLUMNS = {"config": "config", "summary": "summary", "meta": "meta"}
 _COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _SCALARS = (str, int, float, bool, type(None))
+_Expr: TypeAlias = tuple[str, tuple[Any, ...]]  # SQL text and the parameters its "?" take
 
 
 def json_path(path: tuple[str, ...]) -> str:
@@ -67,6 +68,12 @@ class _Compiler:
         self.params.append(value)
         return "?"
 
+    def use(self, expr: _Expr) -> str:
+        """Emit an expression, binding its parameters again (f-strings evaluate left to right, so
+        parameters are bound in the order their ``?`` appear)."""
+        self.params.extend(expr[1])
+        return expr[0]
+
     def node(self, f: Filter) -> str:
         if isinstance(f, Cond):
             return self.cond(f)
@@ -88,7 +95,7 @@ class _Compiler:
         column = RUN_COLUMNS.get(c.field)
         if column is None:
             raise UsageError(f"Unknown run field {c.field!r} in a filter.")
-        return self.scalar_cond(c, lambda: column, json_operands=False)
+        return self.scalar_cond(c, (column, ()), json_operands=False)
 
     def json_cond(self, c: Cond, column: str) -> str:
         path = json_path(c.path)
@@ -102,7 +109,7 @@ class _Compiler:
                 f"WHEN 'text' THEN instr(json_extract({column}, {self.bind(path)}), {self.bind(c.value)}) > 0 "
                 "ELSE 0 END)"
             )
-        return self.scalar_cond(c, lambda: f"json_extract({column}, {self.bind(path)})", json_operands=True)
+        return self.scalar_cond(c, (f"json_extract({column}, ?)", (path,)), json_operands=True)
 
     def operand(self, c: Cond, value: Any, json_operands: bool) -> str:
         if isinstance(value, _SCALARS):
@@ -114,50 +121,44 @@ class _Compiler:
             "bool or None."
         )
 
-    def scalar_cond(self, c: Cond, expr: Any, json_operands: bool) -> str:
+    def scalar_cond(self, c: Cond, expr: _Expr, json_operands: bool) -> str:
         op, value = c.op, c.value
         if op == "$eq":
             if value is None:
-                return f"({expr()} IS NULL)"
-            return f"({expr()} = {self.operand(c, value, json_operands)})"
+                return f"({self.use(expr)} IS NULL)"
+            return f"({self.use(expr)} = {self.operand(c, value, json_operands)})"
         if op == "$ne":
-            return f"({expr()} IS NOT {self.operand(c, value, json_operands)})"
+            return f"({self.use(expr)} IS NOT {self.operand(c, value, json_operands)})"
         if op in _COMPARE:
             if isinstance(value, bool | int | float):
-                kind = "typeof({e}) IN ('integer', 'real')"
+                kinds = "('integer', 'real')"
             elif isinstance(value, str):
-                kind = "typeof({e}) = 'text'"
+                kinds = "('text')"
             else:
                 raise UsageError(f"'{op}' on {c.field!r} takes a number or a string, got {value!r}.")
-            e = expr()
-            check = kind.format(e=e)
-            # The expression appears twice, so its parameters (a JSON path) are bound twice.
-            if e.count("?"):
-                self.params.append(self.params[-1])
-            return f"({check} AND {expr_again(e)} {_COMPARE[op]} {self.bind(value)})"
+            return f"(typeof({self.use(expr)}) IN {kinds} AND {self.use(expr)} {_COMPARE[op]} {self.bind(value)})"
         if op in ("$in", "$nin"):
             inside = self.in_list(c, expr, list(value), json_operands)
             return inside if op == "$in" else f"(NOT {inside})"
         if op == "$exists":
-            return f"({expr()} IS {'NOT ' if value else ''}NULL)"
+            return f"({self.use(expr)} IS {'NOT ' if value else ''}NULL)"
         if op == "$regex":
             check_regex(c.field, value)
-            return f"coalesce({expr()} REGEXP {self.bind(value)}, 0)"
+            return f"coalesce({self.use(expr)} REGEXP {self.bind(value)}, 0)"
         if op == "$contains":
-            return f"coalesce(instr({expr()}, {self.bind(value)}) > 0, 0)"
+            return f"coalesce(instr({self.use(expr)}, {self.bind(value)}) > 0, 0)"
         raise UsageError(f"Unknown operator {op!r} for {c.field!r}.")
 
-    def in_list(self, c: Cond, expr: Any, values: list[Any], json_operands: bool) -> str:
+    def in_list(self, c: Cond, expr: _Expr, values: list[Any], json_operands: bool) -> str:
         """``expr IN values``, never NULL (a NULL in ``values`` matches a missing value)."""
         with_null = any(v is None for v in values)
         rest = [v for v in values if v is not None]
-        e = expr()
         if not rest:
-            return f"({e} IS NULL)" if with_null else "(0)"
-        if e.count("?"):
-            self.params.append(self.params[-1])
+            return f"({self.use(expr)} IS NULL)" if with_null else "(0)"
+        null_test = f"{self.use(expr)} IS NULL OR" if with_null else f"{self.use(expr)} IS NOT NULL AND"
+        inside = f"{self.use(expr)} IN ("
         marks = ", ".join(self.operand(c, v, json_operands) for v in rest)
-        return f"({e} IS {'' if with_null else 'NOT '}NULL {'OR' if with_null else 'AND'} {e} IN ({marks}))"
+        return f"({null_test} {inside}{marks}))"
 
     def tags(self, c: Cond) -> str:
         op, value = c.op, c.value
@@ -193,10 +194,6 @@ class _Compiler:
         if not isinstance(value, str):
             raise UsageError(f"Tags are strings; {c.op!r} on tags got {value!r}.")
         return value
-
-
-def expr_again(e: str) -> str:
-    return e
 
 
 def check_regex(field: str, pattern: str) -> None:
