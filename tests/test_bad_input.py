@@ -67,8 +67,9 @@ def test_failed_upload_leaves_no_half_version(tl_dir: Path, caplog: pytest.LogCa
     assert tunelog.Api().artifact_collections("p") == []
 
 
-def test_unwritable_store_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_unwritable_store_never_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     d = tmp_path / "ro"
     monkeypatch.setenv("TUNELOG_DIR", str(d))
     monkeypatch.setenv("TUNELOG_ENTITY", "tester")

@@ -28,8 +28,12 @@ def _env(tl_dir: Path) -> dict[str, str]:
 
 
 def test_four_processes_log_at_once(tl_dir: Path) -> None:
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, f"w{i}"], env=_env(tl_dir),
-                              stderr=subprocess.PIPE, text=True) for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, f"w{i}"], env=_env(tl_dir), stderr=subprocess.PIPE, text=True
+        )
+        for i in range(4)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
@@ -86,8 +90,10 @@ def test_uncaught_exception_flushes_and_fails(tl_dir: Path) -> None:
 
 
 def test_normal_exit_without_finish_loses_nothing(tl_dir: Path) -> None:
-    code = "import tunelog\nrun = tunelog.init(project='exit', id='n1')\n" \
-           "[run.log({'x': s}) for s in range(5000)]\n"
+    code = (
+        "import tunelog\nrun = tunelog.init(project='exit', id='n1')\n"
+        "[run.log({'x': s}) for s in range(5000)]\n"
+    )
     subprocess.run([sys.executable, "-c", code], env=_env(tl_dir), check=True)
     r = tunelog.Api().run("exit/n1")
     assert r.state == "finished" and len(r.history()) == 5000 and r.summary["x"] == 4999

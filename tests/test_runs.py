@@ -13,11 +13,25 @@ from tunelog.errors import ReferenceNotFound, RunExistsError, UsageError
 
 
 def test_init_arguments_and_edits(tl_dir: Path) -> None:
-    run = tunelog.init(project="p", name="first", id="run1", job_type="train", config={"a": {"b": 1}},
-                       tags=["x", "y", "x"], notes="hello", group="g")
+    run = tunelog.init(
+        project="p",
+        name="first",
+        id="run1",
+        job_type="train",
+        config={"a": {"b": 1}},
+        tags=["x", "y", "x"],
+        notes="hello",
+        group="g",
+    )
     assert tunelog.run is run
     assert (run.id, run.name, run.job_type, run.tags, run.notes, run.group) == (
-        "run1", "first", "train", ("x", "y"), "hello", "g")
+        "run1",
+        "first",
+        "train",
+        ("x", "y"),
+        "hello",
+        "g",
+    )
     assert run.url == "http://127.0.0.1:8765/tester/p/runs/run1"
     run.config.lr = 0.5
     run.config["epochs"] = 3
@@ -112,7 +126,7 @@ def test_reinit(tl_dir: Path) -> None:
 
 
 def test_invalid_names(tl_dir: Path) -> None:
-    for bad in ("a/b", "a:b", "", "x" * 200):
+    for bad in ("a/b", "a:b", " ", "x" * 200):
         with pytest.raises(UsageError):
             tunelog.init(project=bad)
     with pytest.raises(UsageError, match="reserved"):
@@ -128,8 +142,10 @@ def test_provenance(tl_dir: Path, tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     (repo / "f").write_text("1")
     subprocess.run(["git", "-C", str(repo), "add", "f"], check=True)
-    subprocess.run(["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "m"],
-                   check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "m"],
+        check=True,
+    )
     (repo / "f").write_text("2")
     import os
 
@@ -147,9 +163,10 @@ def test_non_json_config(tl_dir: Path, caplog: pytest.LogCaptureFixture) -> None
         def __repr__(self) -> str:
             return "<Odd>"
 
-    with caplog.at_level(logging.WARNING, logger="tunelog"), tunelog.init(
-        project="p", config={"obj": Odd(), "ok": 1}
-    ) as run:
+    with (
+        caplog.at_level(logging.WARNING, logger="tunelog"),
+        tunelog.init(project="p", config={"obj": Odd(), "ok": 1}) as run,
+    ):
         run.config.other = {1, 2}
         key = run.path
     assert any("not JSON-serialisable" in m for m in caplog.messages)

@@ -34,7 +34,8 @@ __all__ = [
 if TYPE_CHECKING:
     from tunelog.api import Api
     from tunelog.artifact import Artifact
-    from tunelog.runs import Run, finish, flush, init, log
+    from tunelog.runs import Run
+    from tunelog.session import finish, flush, init, log
     from tunelog.table import Table
 
     run: Run | None
@@ -44,16 +45,16 @@ _LAZY = {
     "Artifact": ("tunelog.artifact", "Artifact"),
     "Run": ("tunelog.runs", "Run"),
     "Table": ("tunelog.table", "Table"),
-    "init": ("tunelog.runs", "init"),
-    "log": ("tunelog.runs", "log"),
-    "finish": ("tunelog.runs", "finish"),
-    "flush": ("tunelog.runs", "flush"),
+    "init": ("tunelog.session", "init"),
+    "log": ("tunelog.session", "log"),
+    "finish": ("tunelog.session", "finish"),
+    "flush": ("tunelog.session", "flush"),
 }
 
 
 def __getattr__(name: str) -> Any:
     if name == "run":
-        from tunelog.runs import active_run
+        from tunelog.session import active_run
 
         return active_run()
     target = _LAZY.get(name)

@@ -144,22 +144,33 @@ class ApiRun:
         return f"<tunelog.ApiRun {self.path} state={self.state}>"
 
     # -- history -----------------------------------------------------------------------------------
-    def history(self, keys: Sequence[str] | None = None, min_step: int | None = None,
-                max_step: int | None = None, pandas: bool = False) -> Any:
+    def history(
+        self,
+        keys: Sequence[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        pandas: bool = False,
+    ) -> Any:
         """All history rows (one dict per step); ``pandas=True`` returns a DataFrame."""
         rows = self._backend.store.read_history(self.key, keys=keys, min_step=min_step, max_step=max_step)
         out = HistoryRows(_rows_by_step(rows))
         return out.to_pandas() if pandas else out
 
-    def scan_history(self, keys: Sequence[str] | None = None, page_size: int = 1000,
-                     min_step: int | None = None, max_step: int | None = None) -> Iterator[dict[str, Any]]:
+    def scan_history(
+        self,
+        keys: Sequence[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Iterate history rows one page of steps at a time, without loading them all."""
         store, key = self._backend.store, self.key
         nkeys = max(1, len(keys) if keys else len(store.history_keys(key)))
         start = min_step
         while True:
-            rows = store.read_history(key, keys=keys, min_step=start, max_step=max_step,
-                                      limit=page_size * nkeys)
+            rows = store.read_history(
+                key, keys=keys, min_step=start, max_step=max_step, limit=page_size * nkeys
+            )
             if not rows:
                 return
             last = rows[-1].step
@@ -181,13 +192,18 @@ class ApiRun:
         """A table logged with ``run.log({key: table})`` (the last one, or the one at ``step``)."""
         from tunelog.table import TableReader
 
-        rows = [r for r in self._backend.store.read_history(self.key, keys=[key])
-                if isinstance(r.value, dict) and r.value.get("_type") == "table-ref"]
+        rows = [
+            r
+            for r in self._backend.store.read_history(self.key, keys=[key])
+            if isinstance(r.value, dict) and r.value.get("_type") == "table-ref"
+        ]
         if step is not None:
             rows = [r for r in rows if r.step == step]
         if not rows:
-            raise ReferenceNotFound(f"Run {self.path} logged no table under {key!r}"
-                                    + (f" at step {step}." if step is not None else "."))
+            raise ReferenceNotFound(
+                f"Run {self.path} logged no table under {key!r}"
+                + (f" at step {step}." if step is not None else ".")
+            )
         return TableReader(self._backend.blobs, rows[-1].value["sha256"]).to_table()  # type: ignore[no-any-return]
 
     # -- artifacts ---------------------------------------------------------------------------------
@@ -200,10 +216,16 @@ class ApiRun:
     # -- edits -------------------------------------------------------------------------------------
     def update(self) -> None:
         """Save changes made to ``name``, ``tags``, ``notes`` and ``group``."""
-        self._backend.store.update_run(self.key, {
-            "name": self.name, "tags": list(dict.fromkeys(self.tags)), "notes": self.notes,
-            "group": self.group, "updated_at": time.time(),
-        })
+        self._backend.store.update_run(
+            self.key,
+            {
+                "name": self.name,
+                "tags": list(dict.fromkeys(self.tags)),
+                "notes": self.notes,
+                "group": self.group,
+                "updated_at": time.time(),
+            },
+        )
         rec = self._backend.store.get_run(self.key)
         if rec is not None:
             self._record = rec
@@ -275,8 +297,14 @@ class Api:
         entity: the default entity for paths that leave it out.
     """
 
-    def __init__(self, dir: str | None = None, entity: str | None = None, *,
-                 settings: Settings | None = None, overrides: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        dir: str | None = None,
+        entity: str | None = None,
+        *,
+        settings: Settings | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
         ov = dict(overrides or {})
         self.settings = settings or Settings.resolve(dir=dir, entity=entity or ov.get("entity"))
         self._backend = backend_for(self.settings)
@@ -304,15 +332,23 @@ class Api:
             )
         return run
 
-    def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None,
-             order: str | None = "-created_at", per_page: int | None = None,
-             limit: int | None = None, offset: int = 0) -> list[ApiRun]:
+    def runs(
+        self,
+        path: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        order: str | None = "-created_at",
+        per_page: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ApiRun]:
         """Runs of a project matching ``filters`` (see :mod:`tunelog.filters`), sorted by ``order``
         (``"-created_at"``, ``"+summary.loss"``, ``"config.lr"`` …)."""
         entity, project = parse_project_path(path, entity=self.settings.entity)
         q = RunQuery(filter=parse_filter(filters), order=parse_order(order), limit=limit, offset=offset)
-        return [ApiRun(self._backend, _settle(self._backend, r))
-                for r in self._backend.store.list_runs(entity, project, q)]
+        return [
+            ApiRun(self._backend, _settle(self._backend, r))
+            for r in self._backend.store.list_runs(entity, project, q)
+        ]
 
     def count_runs(self, path: str, filters: Mapping[str, Any] | None = None) -> int:
         entity, project = parse_project_path(path, entity=self.settings.entity)
@@ -331,7 +367,9 @@ class Api:
 
         project = None
         if ref.count("/") == 0:
-            raise UsageError(f"Api.artifact needs a project: write 'project/{ref}' or 'entity/project/{ref}'.")
+            raise UsageError(
+                f"Api.artifact needs a project: write 'project/{ref}' or 'entity/project/{ref}'."
+            )
         return resolve_artifact(self._backend, ref, entity=self.settings.entity, project=project, type=type)
 
     def artifact_versions(self, ref: str, type: str | None = None) -> list[Artifact]:

@@ -61,8 +61,9 @@ class Artifact:
         metadata: a JSON-serialisable dict, such as ``{"fine_tuned_model": "ft:..."}``.
     """
 
-    def __init__(self, name: str, type: str, description: str | None = None,
-                 metadata: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, name: str, type: str, description: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> None:
         self._name = check_name(name, "artifact name")
         self._type = check_name(type, "artifact type")
         self.description = description
@@ -206,8 +207,9 @@ class Artifact:
         v = self._version
         if v is None or self._backend is None:
             return None
-        return self._backend.settings.artifact_url(v.collection.entity, v.collection.project, self._name,
-                                                   v.version)
+        return self._backend.settings.artifact_url(
+            v.collection.entity, v.collection.project, self._name, v.version
+        )
 
     def __repr__(self) -> str:
         return f"<tunelog.Artifact {self.qualified_name} type={self._type}>"
@@ -228,9 +230,18 @@ class Artifact:
         digest = _digest(entries)
         entity = run.entity if run else backend.settings.entity
         project = run.project if run else "uncategorized"
-        new = NewVersion(entity=entity, project=project, name=self._name, type=self._type, digest=digest,
-                         files=entries, metadata=self.metadata, description=self.description,
-                         aliases=[a for a in aliases if a != "latest"], logged_by=run)
+        new = NewVersion(
+            entity=entity,
+            project=project,
+            name=self._name,
+            type=self._type,
+            digest=digest,
+            files=entries,
+            metadata=self.metadata,
+            description=self.description,
+            aliases=[a for a in aliases if a != "latest"],
+            logged_by=run,
+        )
         try:
             version, _created = backend.store.create_version(new)
         except UsageError:
@@ -308,7 +319,8 @@ class Artifact:
 
     def get(self, name: str) -> Table:
         """The table stored under ``name`` (added with ``add(table, name)``)."""
-        return self.table_reader(name).to_table()
+        table: Table = self.table_reader(name).to_table()
+        return table
 
     def table_reader(self, name: str) -> Any:
         """A paging reader over the table ``name``: ``columns``, ``nrows``, ``page(offset, limit)``."""
@@ -372,8 +384,10 @@ class Artifact:
         v = self._logged()
         assert self._backend is not None
         warned: set[str] = set()
-        meta = {k: json_safe(val, what=f"artifact metadata[{k!r}]", warned=warned)
-                for k, val in self.metadata.items()}
+        meta = {
+            k: json_safe(val, what=f"artifact metadata[{k!r}]", warned=warned)
+            for k, val in self.metadata.items()
+        }
         self._backend.store.update_version(v.id, metadata=meta, description=self.description)
         self._refresh()
 
@@ -406,8 +420,9 @@ class Artifact:
             )
         check_name(entity, "entity")
         check_name(name, "registry collection")
-        linked = self._backend.store.link_version(v.id, entity, name,
-                                                  [check_alias(a) for a in aliases or () if a != "latest"])
+        linked = self._backend.store.link_version(
+            v.id, entity, name, [check_alias(a) for a in aliases or () if a != "latest"]
+        )
         art = Artifact.__new__(Artifact)
         Artifact.__init__(art, name, linked.collection.type)
         art._bind(self._backend, linked)
@@ -499,8 +514,9 @@ def artifact_from_path(path: str | os.PathLike[str], name: str | None, type: str
     return art
 
 
-def resolve_artifact(backend: Backend, ref: str, *, entity: str | None, project: str | None,
-                     type: str | None = None) -> Artifact:
+def resolve_artifact(
+    backend: Backend, ref: str, *, entity: str | None, project: str | None, type: str | None = None
+) -> Artifact:
     """Find a logged version by reference; a miss names what the collection has."""
     r = parse_artifact_ref(ref, entity=entity, project=project)
     store = backend.store

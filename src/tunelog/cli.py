@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -42,12 +42,16 @@ def _api(ctx: click.Context) -> Any:
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dir", envvar="TUNELOG_DIR", help="Data directory (default: TUNELOG_DIR or a per-user folder).")
-@click.option("--entity", envvar="TUNELOG_ENTITY", help="Default entity (default: TUNELOG_ENTITY or your user name).")
+@click.option(
+    "--dir", envvar="TUNELOG_DIR", help="Data directory (default: TUNELOG_DIR or a per-user folder)."
+)
+@click.option(
+    "--entity", envvar="TUNELOG_ENTITY", help="Default entity (default: TUNELOG_ENTITY or your user name)."
+)
 @click.version_option(package_name="tunelog")
 @click.pass_context
 def main(ctx: click.Context, dir: str | None, entity: str | None) -> None:
@@ -89,8 +93,9 @@ def runs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.pass_context
 @_friendly
-def runs_ls(ctx: click.Context, project: str, filter_json: str | None, order: str, limit: int,
-            as_json: bool) -> None:
+def runs_ls(
+    ctx: click.Context, project: str, filter_json: str | None, order: str, limit: int, as_json: bool
+) -> None:
     """List the runs of PROJECT ([entity/]project)."""
     try:
         filters = json.loads(filter_json) if filter_json else None
@@ -99,8 +104,18 @@ def runs_ls(ctx: click.Context, project: str, filter_json: str | None, order: st
     rows = _api(ctx).runs(project, filters=filters, order=order, limit=limit)
     for r in rows:
         if as_json:
-            click.echo(json.dumps({"path": r.path, "name": r.name, "state": r.state, "job_type": r.job_type,
-                                   "created_at": r.created_at, "tags": r.tags}))
+            click.echo(
+                json.dumps(
+                    {
+                        "path": r.path,
+                        "name": r.name,
+                        "state": r.state,
+                        "job_type": r.job_type,
+                        "created_at": r.created_at,
+                        "tags": r.tags,
+                    }
+                )
+            )
         else:
             click.echo(f"{r.id:<12} {r.state:<9} {_when(r.created_at)}  {r.name}  {' '.join(r.tags)}")
     if not rows and not as_json:
@@ -114,12 +129,28 @@ def runs_ls(ctx: click.Context, project: str, filter_json: str | None, order: st
 def runs_show(ctx: click.Context, path: str) -> None:
     """Show a run ([entity/]project/run_id) as JSON."""
     r = _api(ctx).run(path)
-    click.echo(json.dumps({
-        "path": r.path, "name": r.name, "state": r.state, "job_type": r.job_type, "group": r.group,
-        "tags": r.tags, "notes": r.notes, "created_at": _when(r.created_at),
-        "finished_at": _when(r.finished_at), "config": r.config, "summary": r.summary,
-        "url": r.url, "history_keys": r.history_keys(), "last_step": r.last_step,
-    }, indent=2, default=str))
+    click.echo(
+        json.dumps(
+            {
+                "path": r.path,
+                "name": r.name,
+                "state": r.state,
+                "job_type": r.job_type,
+                "group": r.group,
+                "tags": r.tags,
+                "notes": r.notes,
+                "created_at": _when(r.created_at),
+                "finished_at": _when(r.finished_at),
+                "config": r.config,
+                "summary": r.summary,
+                "url": r.url,
+                "history_keys": r.history_keys(),
+                "last_step": r.last_step,
+            },
+            indent=2,
+            default=str,
+        )
+    )
 
 
 @runs.command("edit")
@@ -131,8 +162,15 @@ def runs_show(ctx: click.Context, path: str) -> None:
 @click.option("--untag", "remove_tags", multiple=True, help="Remove a tag (repeatable).")
 @click.pass_context
 @_friendly
-def runs_edit(ctx: click.Context, path: str, name: str | None, notes: str | None, group: str | None,
-              add_tags: tuple[str, ...], remove_tags: tuple[str, ...]) -> None:
+def runs_edit(
+    ctx: click.Context,
+    path: str,
+    name: str | None,
+    notes: str | None,
+    group: str | None,
+    add_tags: tuple[str, ...],
+    remove_tags: tuple[str, ...],
+) -> None:
     """Rename a run, change its notes, group or tags."""
     r = _api(ctx).run(path)
     if name is not None:
@@ -186,7 +224,9 @@ def artifact_ls(ctx: click.Context, project: str, type_: str | None) -> None:
 def artifact_versions(ctx: click.Context, name: str) -> None:
     """List the versions of [entity/]project/name."""
     for a in _api(ctx).artifact_versions(name):
-        click.echo(f"{a.version:<6} {a.digest[:12]}  {a.size:>12,} B  {_when(a.created_at)}  {','.join(a.aliases)}")
+        click.echo(
+            f"{a.version:<6} {a.digest[:12]}  {a.size:>12,} B  {_when(a.created_at)}  {','.join(a.aliases)}"
+        )
 
 
 @artifact.command("get")

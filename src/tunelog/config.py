@@ -20,7 +20,9 @@ class Config(MutableMapping[str, Any]):
     def __init__(self, data: Mapping[str, Any] | None, on_change: Callable[[], None]) -> None:
         object.__setattr__(self, "_warned", set())
         object.__setattr__(self, "_on_change", on_change)
-        clean = {str(k): json_safe(v, what=f"config[{k!r}]", warned=self._warned) for k, v in (data or {}).items()}
+        clean = {
+            str(k): json_safe(v, what=f"config[{k!r}]", warned=self._warned) for k, v in (data or {}).items()
+        }
         object.__setattr__(self, "_data", clean)
 
     def __getitem__(self, key: str) -> Any:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from tunelog.api import Api
 from tunelog.artifact import Artifact
-from tunelog.runs import init
+from tunelog.session import init
 from tunelog.settings import Settings
 from tunelog.table import Table
 
@@ -30,14 +30,24 @@ def run_demo(settings: Settings, seed: int = 0) -> DemoResult:
     run that uses the artifact, so lineage dataset → run → model → run exists."""
     rng = random.Random(seed)
     d = str(settings.dir)
-    with init(project=PROJECT, job_type="train", dir=d, entity=settings.entity,
-              config={"base_model": "gpt-4o-mini-2024-07-18", "hyperparameters": {"n_epochs": 3, "lr": 1.8}},
-              tags=["demo"], notes="A small example logged by `tunelog demo`.") as run:
+    with init(
+        project=PROJECT,
+        job_type="train",
+        dir=d,
+        entity=settings.entity,
+        config={"base_model": "gpt-4o-mini-2024-07-18", "hyperparameters": {"n_epochs": 3, "lr": 1.8}},
+        tags=["demo"],
+        notes="A small example logged by `tunelog demo`.",
+    ) as run:
         dataset = Artifact("demo-train", type="dataset", metadata={"format": "chat", "n": 3})
         with dataset.new_file("train.jsonl", mode="w", encoding="utf-8") as f:
             for q, a in (("2+2?", "4"), ("Capital of France?", "Paris"), ("Largest planet?", "Jupiter")):
-                f.write(json.dumps({"messages": [{"role": "user", "content": q},
-                                                 {"role": "assistant", "content": a}]}) + "\n")
+                f.write(
+                    json.dumps(
+                        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+                    )
+                    + "\n"
+                )
         run.use_artifact(dataset)
         for step in range(1, 301):
             loss = 2.2 * math.exp(-step / 80) + 0.15 + rng.gauss(0, 0.04)
@@ -45,12 +55,20 @@ def run_demo(settings: Settings, seed: int = 0) -> DemoResult:
             if step % 25 == 0:
                 metrics["valid_loss"] = loss + 0.05 + rng.gauss(0, 0.02)
             run.log(metrics, step=step)
-        samples = Table(columns=["prompt", "completion", "score"],
-                        data=[["2+2?", "4", 1.0], ["Capital of France?", "Paris", 1.0],
-                              ["Largest planet?", "Saturn", 0.0]])
+        samples = Table(
+            columns=["prompt", "completion", "score"],
+            data=[
+                ["2+2?", "4", 1.0],
+                ["Capital of France?", "Paris", 1.0],
+                ["Largest planet?", "Saturn", 0.0],
+            ],
+        )
         run.log({"samples": samples})
-        model = Artifact("model-metadata", type="model",
-                         metadata={"fine_tuned_model": "ft:gpt-4o-mini-2024-07-18:demo::abc123"})
+        model = Artifact(
+            "model-metadata",
+            type="model",
+            metadata={"fine_tuned_model": "ft:gpt-4o-mini-2024-07-18:demo::abc123"},
+        )
         with model.new_file("model_metadata.json", mode="w", encoding="utf-8") as f:
             json.dump(model.metadata, f)
         run.log_artifact(model, aliases=["latest", "demo"])

@@ -22,8 +22,20 @@ from typing import Any, TypeAlias
 from tunelog.errors import UsageError
 
 RUN_FIELDS = frozenset(
-    {"id", "name", "state", "job_type", "group", "notes", "tags", "created_at", "updated_at",
-     "finished_at", "heartbeat_at", "exit_code"}
+    {
+        "id",
+        "name",
+        "state",
+        "job_type",
+        "group",
+        "notes",
+        "tags",
+        "created_at",
+        "updated_at",
+        "finished_at",
+        "heartbeat_at",
+        "exit_code",
+    }
 )
 JSON_FIELDS = frozenset({"config", "summary", "meta"})
 OPERATORS = frozenset(
@@ -77,7 +89,9 @@ def parse_filter(spec: Mapping[str, Any] | None) -> Filter | None:
     if not spec:
         return None
     if not isinstance(spec, Mapping):
-        raise UsageError(f"A filter must be a dict such as {{'state': 'finished'}}, not {type(spec).__name__}.")
+        raise UsageError(
+            f"A filter must be a dict such as {{'state': 'finished'}}, not {type(spec).__name__}."
+        )
     items: list[Filter] = []
     for key, value in spec.items():
         if key in ("$and", "$or"):
@@ -90,7 +104,9 @@ def parse_filter(spec: Mapping[str, Any] | None) -> Filter | None:
             if sub is not None:
                 items.append(Not(sub))
         elif key.startswith("$"):
-            raise UsageError(f"Unknown filter operator {key!r} at the top level; use '$and', '$or' or '$not'.")
+            raise UsageError(
+                f"Unknown filter operator {key!r} at the top level; use '$and', '$or' or '$not'."
+            )
         else:
             field, path = split_path(key)
             if isinstance(value, Mapping) and value and all(str(k).startswith("$") for k in value):

@@ -70,7 +70,8 @@ def json_safe(value: Any, *, what: str, warned: set[str]) -> Any:
             log.warning(
                 "tunelog: %s is not JSON-serialisable (%s); storing its repr instead. "
                 "Convert it to str, int, float, bool, list or dict to keep its value.",
-                what, type(value).__name__,
+                what,
+                type(value).__name__,
             )
         return _repr_tree(value)
 

@@ -59,7 +59,11 @@ def process_alive(pid: int, start: int | None) -> bool:
 
 
 def is_crashed(
-    state: str, host: str | None, pid: int | None, pid_start: int | None, heartbeat_at: float | None,
+    state: str,
+    host: str | None,
+    pid: int | None,
+    pid_start: int | None,
+    heartbeat_at: float | None,
     now: float | None = None,
 ) -> bool:
     """Whether a run stored as ``running`` has lost its process."""

@@ -19,9 +19,7 @@ _PACKAGES = ("openai", "tunelog", "httpx", "httpx2", "pydantic", "tiktoken", "nu
 
 def _git(args: list[str], cwd: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
-        )
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

@@ -114,9 +114,7 @@ def parse_run_path(path: str, *, entity: str) -> RunPath:
     if len(parts) == 2:
         parts.insert(0, entity)
     if len(parts) != 3:
-        raise UsageError(
-            f"Invalid run path {path!r}: expected 'project/run_id' or 'entity/project/run_id'."
-        )
+        raise UsageError(f"Invalid run path {path!r}: expected 'project/run_id' or 'entity/project/run_id'.")
     ent, proj, run_id = parts
     return RunPath(check_name(ent, "entity"), check_name(proj, "project"), check_name(run_id, "run id"))
 

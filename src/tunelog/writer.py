@@ -20,11 +20,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from tunelog.history import scalar
-from tunelog.store.base import HistoryRow, RunKey, Store, WriteBatch
+from tunelog.store.base import HistoryRow, RunEvent, RunKey, SpanRecord, Store, WriteBatch
 
 log = logging.getLogger("tunelog")
 
-_LOG, _UPDATE, _CALL, _FLUSH = 0, 1, 2, 3
+_LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN = 0, 1, 2, 3, 4, 5
 _MAX_ROWS_PER_COMMIT = 100_000
 
 
@@ -56,7 +56,9 @@ class FailureCounter:
             "tunelog: %s failed (%s: %s). Your program continues; tunelog counts further failures of "
             "this kind without repeating this message (see tunelog.failures()). Check that the data "
             "directory is writable and has free space.",
-            what, type(exc).__name__, exc,
+            what,
+            type(exc).__name__,
+            exc,
         )
 
 
@@ -95,6 +97,24 @@ class Writer:
             self._wake.set()
             if self._thread is None:
                 self._start()
+
+    def event(self, key: RunKey, event: RunEvent) -> None:
+        """Queue a run event (idempotent on ``event.id`` when it has one)."""
+        self._q.append((_EVENT, key, event))
+        self._kick()
+
+    def span(self, span: SpanRecord | Callable[[], SpanRecord | None]) -> bool:
+        """Queue a span, or a function that builds it on the writer thread (so the caller's thread
+        does no serialisation). Returns False, dropping it, only when the queue is past its bound."""
+        q = self._q
+        if len(q) >= self._max_pending:
+            return False
+        q.append((_SPAN, span))
+        if not self._wake.is_set():
+            self._wake.set()
+            if self._thread is None:
+                self._start()
+        return True
 
     def update(self, key: RunKey, changes: dict[str, Any]) -> None:
         self._q.append((_UPDATE, key, changes))
@@ -184,6 +204,20 @@ class Writer:
                         _, val = scalar(v)
                         out.append(HistoryRow(step, k, val, t))
                     rows += len(values)
+                elif kind == _SPAN:
+                    span = item[1]
+                    if callable(span):
+                        try:
+                            span = span()
+                        except Exception as exc:
+                            self.failures.record("building a span", exc)
+                            span = None
+                    if span is not None:
+                        batch.spans.append(span)
+                        rows += 1
+                elif kind == _EVENT:
+                    batch.events.setdefault(item[1], []).append(item[2])
+                    rows += 1
                 elif kind == _UPDATE:
                     batch.run_updates.setdefault(item[1], {}).update(item[2])
                 elif kind == _CALL:
@@ -231,7 +265,7 @@ class Writer:
                 return
             except Exception as exc:
                 if attempt == 3:
-                    n = sum(len(r) for r in batch.history.values())
-                    self.failures.record(f"writing {n} metric rows to the store", exc)
+                    n = sum(len(r) for r in batch.history.values()) + len(batch.spans)
+                    self.failures.record(f"writing {n} rows to the store", exc)
                     return
                 time.sleep(0.05 * (2**attempt))

@@ -7,6 +7,7 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,7 @@ def test_put_stream_concatenates_chunks(store: LocalBlobStore) -> None:
     assert (digest, size) == (sha(b"a" * 10 + b"b" * 5 + b"c" * 3), 18)
 
 
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="needs /dev/fd to name a pipe")
 def test_put_file_of_a_pipe_is_streamed(store: LocalBlobStore) -> None:
     read_fd, write_fd = os.pipe()
     data = os.urandom(200_000)
@@ -92,12 +94,11 @@ def test_put_file_of_a_pipe_is_streamed(store: LocalBlobStore) -> None:
 
     feeder = threading.Thread(target=feed)
     feeder.start()
-    digest, size = store.put_file(f"/proc/self/fd/{read_fd}") if Path("/proc/self/fd").exists() else (
-        store.put_bytes(data)
-    )
-    feeder.join()
-    os.close(read_fd)
-    assert (digest, size) == (sha(data), len(data))
+    try:
+        assert store.put_file(f"/dev/fd/{read_fd}") == (sha(data), len(data))
+    finally:
+        feeder.join()
+        os.close(read_fd)
 
 
 def test_a_torn_blob_is_rewritten(store: LocalBlobStore) -> None:
@@ -111,7 +112,7 @@ def test_a_torn_blob_is_rewritten(store: LocalBlobStore) -> None:
 
 
 def test_failed_stream_leaves_no_blob_and_no_temp(store: LocalBlobStore) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield b"partial"
         raise RuntimeError("producer failed")
 
@@ -209,3 +210,26 @@ def test_open_blobs_by_url(tmp_path: Path) -> None:
 def test_open_blobs_rejects_bad_urls(url: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         open_blobs(url)
+
+
+def test_a_deduplicated_put_refreshes_the_blob_mtime_for_gc(store: LocalBlobStore) -> None:
+    digest, _ = store.put_bytes(b"wanted again")
+    path = store.path_of(digest)
+    long_ago = time.time() - 86_400
+    os.utime(path, (long_ago, long_ago))
+    store.put_bytes(b"wanted again")
+    assert path.stat().st_mtime > long_ago + 3600
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="needs a tmpfs at /dev/shm")
+def test_put_file_from_another_filesystem(store: LocalBlobStore) -> None:
+    # tmpfs → the store's filesystem: Linux refuses copy_file_range across filesystem types, so this
+    # takes the read/write fallback where it applies.
+    data = os.urandom((9 << 20) + 123)
+    src = Path("/dev/shm") / f"tunelog-test-{os.getpid()}.bin"
+    try:
+        src.write_bytes(data)
+        assert store.put_file(src) == (sha(data), len(data))
+    finally:
+        src.unlink(missing_ok=True)
+    assert store.open(sha(data)).read() == data

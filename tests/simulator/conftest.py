@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import openai
 import pytest
-from simdata import AZURE_VERSION
 
 from tunelog.simulator import Simulator
+
+from .simdata import AZURE_VERSION
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Training data and helpers shared by the simulator tests (a module, not conftest, so tests can import it)."""
+"""Training data and helpers shared by the simulator tests (importable, unlike conftest)."""
 
 from __future__ import annotations
 

@@ -3,67 +3,32 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from enum import Enum
+from collections.abc import Iterator
+from enum import StrEnum
 from typing import Any
 
+import httpx2
 import jsonschema
 import openai
 import pydantic
 import pytest
 import quicktok
 
+from tunelog.simulator import Simulator
+
 O200K = quicktok.get_encoding("o200k_base")
 
 
-def _local_server() -> Iterator[str]:
-    """The inference routes alone in uvicorn, for when the full Simulator is not there."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
-
-    from tunelog.simulator.inference import inference_routes
-
-    app = Starlette(routes=[Mount("/v1", routes=inference_routes())])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(5)
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    """One simulator per module (the conftest's is per test): answers do not depend on earlier tests."""
+    with Simulator(seed=7) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    try:
-        from tunelog.simulator.server import Simulator
-    except ImportError:
-        yield from _local_server()
-        return
-    with Simulator() as sim:
-        yield sim.url
-
-
-@pytest.fixture(scope="module")
-def client(base_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=base_url, api_key="sk-test", _strict_response_validation=True, max_retries=0)
-
-
-@pytest.fixture
-async def aclient(base_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    c = openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", _strict_response_validation=True, max_retries=0)
-    yield c
-    await c.close()
+def base_url(sim: Simulator) -> str:
+    return sim.url
 
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> int:
@@ -88,7 +53,10 @@ WEATHER = {
                 "days": {"type": "integer", "minimum": 1, "maximum": 7},
                 "details": {
                     "type": "object",
-                    "properties": {"wind": {"type": "boolean"}, "hours": {"type": "array", "items": {"type": "integer"}}},
+                    "properties": {
+                        "wind": {"type": "boolean"},
+                        "hours": {"type": "array", "items": {"type": "integer"}},
+                    },
                     "required": ["wind", "hours"],
                     "additionalProperties": False,
                 },
@@ -176,7 +144,9 @@ def test_max_tokens_stops_with_length(client: openai.OpenAI) -> None:
     assert r.usage and r.usage.completion_tokens == 5
     assert len(O200K.encode_ordinary(r.choices[0].message.content or "")) == 5
     legacy = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=3)  # type: ignore[arg-type]
-    assert legacy.choices[0].finish_reason == "length" and legacy.usage and legacy.usage.completion_tokens == 3
+    assert (
+        legacy.choices[0].finish_reason == "length" and legacy.usage and legacy.usage.completion_tokens == 3
+    )
 
 
 def test_reasoning_models_report_reasoning_tokens(client: openai.OpenAI) -> None:
@@ -184,7 +154,9 @@ def test_reasoning_models_report_reasoning_tokens(client: openai.OpenAI) -> None
     assert r.usage and r.usage.completion_tokens_details
     reasoning = r.usage.completion_tokens_details.reasoning_tokens or 0
     assert reasoning > 0
-    assert r.usage.completion_tokens == reasoning + len(O200K.encode_ordinary(r.choices[0].message.content or ""))
+    assert r.usage.completion_tokens == reasoning + len(
+        O200K.encode_ordinary(r.choices[0].message.content or "")
+    )
 
 
 def test_tool_call_arguments_match_the_schema(client: openai.OpenAI) -> None:
@@ -208,7 +180,8 @@ def test_tool_call_arguments_match_the_schema(client: openai.OpenAI) -> None:
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
     # Given the tool's result, the model answers in text: agent loops end.
-    follow = messages + [
+    follow = [
+        *messages,
         {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
         {"role": "tool", "tool_call_id": call.id, "content": '{"temp": 21}'},
     ]
@@ -217,7 +190,10 @@ def test_tool_call_arguments_match_the_schema(client: openai.OpenAI) -> None:
 
 
 def test_tool_choice(client: openai.OpenAI) -> None:
-    other = {"type": "function", "function": {"name": "noop", "parameters": {"type": "object", "properties": {}}}}
+    other = {
+        "type": "function",
+        "function": {"name": "noop", "parameters": {"type": "object", "properties": {}}},
+    }
     tools = [WEATHER, other]
     named = client.chat.completions.create(
         model="gpt-4o-mini",
@@ -226,11 +202,13 @@ def test_tool_choice(client: openai.OpenAI) -> None:
         tool_choice={"type": "function", "function": {"name": "noop"}},
     )
     assert named.choices[0].message.tool_calls[0].function.name == "noop"  # type: ignore[index, union-attr]
-    none = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=tools, tool_choice="none")  # type: ignore[arg-type]
+    none = client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, tools=tools, tool_choice="none"
+    )  # type: ignore[arg-type]
     assert none.choices[0].message.tool_calls is None and none.choices[0].message.content
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     low = "low"
     high = "high"
 
@@ -253,7 +231,9 @@ def test_structured_output_parses_into_the_model(client: openai.OpenAI) -> None:
     r = client.chat.completions.parse(model="gpt-4o-2024-08-06", messages=MESSAGES, response_format=Plan)  # type: ignore[arg-type]
     plan = r.choices[0].message.parsed
     assert isinstance(plan, Plan) and plan.steps and isinstance(plan.priority, Priority)
-    with client.chat.completions.stream(model="gpt-4o-2024-08-06", messages=MESSAGES, response_format=Plan) as s:  # type: ignore[arg-type]
+    with client.chat.completions.stream(
+        model="gpt-4o-2024-08-06", messages=MESSAGES, response_format=Plan
+    ) as s:  # type: ignore[arg-type]
         final = s.get_final_completion()
     assert final.choices[0].message.parsed == plan
 
@@ -303,7 +283,6 @@ def test_bad_requests_name_the_param(client: openai.OpenAI) -> None:
 
 
 def test_unknown_model_is_404_when_the_simulator_knows_its_models(client: openai.OpenAI) -> None:
-    pytest.importorskip("tunelog.simulator.server")
     with pytest.raises(openai.NotFoundError) as e:
         client.chat.completions.create(model="gpt-nonexistent", messages=MESSAGES)  # type: ignore[arg-type]
     assert e.value.code == "model_not_found"
@@ -340,11 +319,18 @@ def test_legacy_completion_defaults_to_16_tokens(client: openai.OpenAI) -> None:
     assert r.object == "text_completion" and r.id.startswith("cmpl-")
     assert r.choices[0].finish_reason == "length"
     assert r.usage and r.usage.completion_tokens == 16
-    assert r.usage.prompt_tokens == len(quicktok.get_encoding("cl100k_base").encode_ordinary("Write about the sea"))
+    assert r.usage.prompt_tokens == len(
+        quicktok.get_encoding("cl100k_base").encode_ordinary("Write about the sea")
+    )
 
 
 def test_legacy_completion_stream_echo_n_and_logprobs(client: openai.OpenAI, base_url: str) -> None:
-    kw: dict[str, Any] = {"model": "gpt-3.5-turbo-instruct", "prompt": ["One", "Two"], "max_tokens": 40, "n": 2}
+    kw: dict[str, Any] = {
+        "model": "gpt-3.5-turbo-instruct",
+        "prompt": ["One", "Two"],
+        "max_tokens": 40,
+        "n": 2,
+    }
     full = client.completions.create(**kw, echo=True, logprobs=2)
     assert [c.index for c in full.choices] == [0, 1, 2, 3]
     assert full.choices[0].text.startswith("One") and full.choices[2].text.startswith("Two")
@@ -353,9 +339,42 @@ def test_legacy_completion_stream_echo_n_and_logprobs(client: openai.OpenAI, bas
     # OpenAI streams legacy chunks with "finish_reason": null, which the SDK's Completion type does not
     # allow; the simulator answers as OpenAI does, so this part needs the SDK's default validation.
     lenient = openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
-    chunks = list(lenient.completions.create(**kw, echo=True, stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        lenient.completions.create(**kw, echo=True, stream=True, stream_options={"include_usage": True})
+    )
     for i in range(4):
-        assert "".join(c.choices[0].text for c in chunks if c.choices and c.choices[0].index == i) == full.choices[i].text
+        assert (
+            "".join(c.choices[0].text for c in chunks if c.choices and c.choices[0].index == i)
+            == full.choices[i].text
+        )
     assert chunks[-1].usage and chunks[-1].usage.model_dump() == full.usage.model_dump()  # type: ignore[union-attr]
     tokens_in = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=[1, 2, 3], max_tokens=5)
     assert tokens_in.usage and tokens_in.usage.prompt_tokens == 3
+
+
+# --- with the full simulator: Azure paths and a cut stream ------------------------------------
+
+
+def test_azure_deployment_names_the_model(sim: Simulator) -> None:
+    azure = openai.AzureOpenAI(
+        azure_endpoint=sim.azure_endpoint, api_key="azure-key", api_version="2024-10-21", max_retries=0
+    )
+    r = azure.chat.completions.create(model="my-gpt4o-deployment", messages=MESSAGES)  # type: ignore[arg-type]
+    assert r.model == "my-gpt4o-deployment" and r.choices[0].message.content
+    chunks = list(azure.chat.completions.create(model="my-gpt4o-deployment", messages=MESSAGES, stream=True))  # type: ignore[arg-type]
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == r.choices[0].message.content
+    )
+    e = azure.embeddings.create(model="my-embedder", input="hello", encoding_format="float")
+    assert len(e.data[0].embedding) == 1536
+
+
+def test_stream_cut_after_n_events(sim: Simulator, client: openai.OpenAI) -> None:
+    sim.faults.cut_stream("/chat/completions", after_events=3, times=1)
+    received = []
+    with pytest.raises((openai.APIConnectionError, httpx2.RemoteProtocolError)):
+        for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):  # type: ignore[arg-type]
+            received.append(chunk)
+    assert len(received) == 3
+    # The fault is spent: the next stream is whole.
+    assert list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))  # type: ignore[arg-type]

@@ -5,12 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import math
-import socket
 import struct
-import threading
-import time
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2
@@ -20,54 +17,21 @@ import pydantic
 import pytest
 import quicktok
 
+from tunelog.simulator import Simulator
+
 O200K = quicktok.get_encoding("o200k_base")
 
 
-def _local_server() -> Iterator[str]:
-    """The inference routes alone in uvicorn, for when the full Simulator is not there."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
-
-    from tunelog.simulator.inference import inference_routes
-
-    app = Starlette(routes=[Mount("/v1", routes=inference_routes())])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(5)
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    """One simulator per module (the conftest's is per test): answers do not depend on earlier tests."""
+    with Simulator(seed=7) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    try:
-        from tunelog.simulator.server import Simulator
-    except ImportError:
-        yield from _local_server()
-        return
-    with Simulator() as sim:
-        yield sim.url
-
-
-@pytest.fixture(scope="module")
-def client(base_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=base_url, api_key="sk-test", _strict_response_validation=True, max_retries=0)
-
-
-@pytest.fixture
-async def aclient(base_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    c = openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", _strict_response_validation=True, max_retries=0)
-    yield c
-    await c.close()
+def base_url(sim: Simulator) -> str:
+    return sim.url
 
 
 def count(text: str) -> int:
@@ -99,7 +63,11 @@ def test_response_text_and_usage(client: openai.OpenAI) -> None:
     assert message.type == "message" and message.id.startswith("msg_") and message.role == "assistant"
     assert r.usage is not None
     # Instructions count as a developer message ahead of the input (3 + 3 per message + role + text).
-    expected = 3 + (3 + count("developer") + count("Be brief.")) + (3 + count("user") + count("Why is the sky blue?"))
+    expected = (
+        3
+        + (3 + count("developer") + count("Be brief."))
+        + (3 + count("user") + count("Why is the sky blue?"))
+    )
     assert r.usage.input_tokens == expected
     assert r.usage.output_tokens == count(r.output_text)
     assert r.usage.total_tokens == r.usage.input_tokens + r.usage.output_tokens
@@ -112,8 +80,18 @@ def test_response_stream_event_sequence(client: openai.OpenAI) -> None:
         events = list(stream)
         final = stream.get_final_response()
     kinds = [e.type for e in events]
-    head = ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
-    tail = ["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"]
+    head = [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    tail = [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert kinds[:4] == head and kinds[-4:] == tail
     assert set(kinds[4:-4]) == {"response.output_text.delta"} and len(kinds) > 10
     assert [e.sequence_number for e in events] == list(range(len(events)))
@@ -160,7 +138,9 @@ def test_response_function_call_then_answer(client: openai.OpenAI) -> None:
     with client.responses.stream(model="gpt-4o-mini", input="Weather in Oslo?", tools=[WEATHER]) as s:  # type: ignore[list-item]
         events = list(s)
     kinds = [e.type for e in events]
-    assert "response.function_call_arguments.delta" in kinds and "response.function_call_arguments.done" in kinds
+    assert (
+        "response.function_call_arguments.delta" in kinds and "response.function_call_arguments.done" in kinds
+    )
     done = next(e for e in events if e.type == "response.function_call_arguments.done")
     assert done.arguments == call.arguments
 
@@ -181,7 +161,9 @@ def test_response_retrieve_delete_and_limits(client: openai.OpenAI) -> None:
     client.responses.delete(r.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(r.id)
-    short = client.responses.create(model="gpt-4o-mini", input="Write a long essay on ships", max_output_tokens=16)
+    short = client.responses.create(
+        model="gpt-4o-mini", input="Write a long essay on ships", max_output_tokens=16
+    )
     if short.usage and short.usage.output_tokens == 16:
         assert short.status == "incomplete" and short.incomplete_details
         assert short.incomplete_details.reason == "max_output_tokens"
@@ -261,7 +243,9 @@ def test_embeddings_wire_format_is_little_endian_float32(base_url: str) -> None:
 
 
 def test_moderations(client: openai.OpenAI) -> None:
-    r = client.moderations.create(model="omni-moderation-latest", input=["I love gardening.", "I will kill you."])
+    r = client.moderations.create(
+        model="omni-moderation-latest", input=["I love gardening.", "I will kill you."]
+    )
     calm, violent = r.results
     assert not calm.flagged and violent.flagged and violent.categories.violence
     assert violent.category_scores.violence > 0.5 and calm.category_scores.violence < 0.01
@@ -270,7 +254,10 @@ def test_moderations(client: openai.OpenAI) -> None:
     assert {"self-harm/intent", "harassment/threatening", "illicit/violent"} <= raw["categories"].keys()
     image = client.moderations.create(
         model="omni-moderation-latest",
-        input=[{"type": "text", "text": "a cat"}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}}],
+        input=[
+            {"type": "text", "text": "a cat"},
+            {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
+        ],
     )
     assert image.results[0].category_applied_input_types.violence == ["text", "image"]
 
@@ -286,7 +273,9 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_image_generation_b64_and_url(client: openai.OpenAI) -> None:
-    r = client.images.generate(model="dall-e-3", prompt="a lighthouse", size="1792x1024", response_format="b64_json")
+    r = client.images.generate(
+        model="dall-e-3", prompt="a lighthouse", size="1792x1024", response_format="b64_json"
+    )
     image = r.data[0]  # type: ignore[index]
     assert image.revised_prompt == "a lighthouse"
     width, height = _png_size(base64.b64decode(image.b64_json or ""))
@@ -304,11 +293,21 @@ def test_image_generation_b64_and_url(client: openai.OpenAI) -> None:
 
 
 def test_legacy_edit(base_url: str) -> None:
-    body: dict[str, Any] = {"model": "text-davinci-edit-001", "input": "what day of the wek is it?", "instruction": "Fix the spelling mistakes"}
+    body: dict[str, Any] = {
+        "model": "text-davinci-edit-001",
+        "input": "what day of the wek is it?",
+        "instruction": "Fix the spelling mistakes",
+    }
     r = httpx2.post(base_url + "/edits", json=body, headers={"Authorization": "Bearer sk-test"})
     data = r.json()
     assert r.status_code == 200 and data["object"] == "edit"
     assert data["choices"][0]["text"].startswith("What day") and data["choices"][0]["index"] == 0
-    assert data["usage"]["total_tokens"] == data["usage"]["prompt_tokens"] + data["usage"]["completion_tokens"]
-    bad = httpx2.post(base_url + "/edits", json={"model": "text-davinci-edit-001"}, headers={"Authorization": "Bearer sk-test"})
+    assert (
+        data["usage"]["total_tokens"] == data["usage"]["prompt_tokens"] + data["usage"]["completion_tokens"]
+    )
+    bad = httpx2.post(
+        base_url + "/edits",
+        json={"model": "text-davinci-edit-001"},
+        headers={"Authorization": "Bearer sk-test"},
+    )
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "instruction"

@@ -19,8 +19,9 @@ def open_blobs(url: str) -> BlobStore:
     """Open the blob store that ``url`` names.
 
     Args:
-        url: ``file:///absolute/path`` for blobs as files in that directory (created if missing),
-            or ``memory://`` for blobs kept in memory for the life of the process.
+        url: ``file:///absolute/path`` for blobs as files in that directory (created if missing;
+            build it with :meth:`pathlib.Path.as_uri`, which quotes spaces and ``%``), or
+            ``memory://`` for blobs kept in memory for the life of the process.
 
     Raises:
         UsageError: the URL's scheme is not supported, or a ``file`` URL is not absolute.

@@ -6,9 +6,10 @@ download that hard-links one cannot be edited in place by accident.
 
 ``put_file`` hashes the file first and copies it only if the blob is new, so logging the same file
 again costs one read. The copy is done by the kernel (:func:`os.copy_file_range`) where it can be.
-Measured on a 1 GiB file (bench/blobs_bench.py): hashing with OpenSSL's SHA-256 runs at about
-1.3 GiB/s here, several times ``sha256sum``; hash-then-copy beat hashing and writing in one pipelined
-pass for the first log only by noise, and is the only way the second log costs just a hash.
+Measured on a 1 GiB file on 2 cores (bench/blobs_bench.py): OpenSSL's SHA-256 hashes at 1.2-1.5 GiB/s,
+4-6x ``sha256sum``; the first log runs at 2-3x ``sha256sum``. One pipelined hash-and-write pass was
+up to ~20% faster for a first log, but it must write before it knows the hash, so a second log would
+cost a full copy instead of a hash.
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ class LocalBlobStore:
         root: the blob directory; created if missing.
         fsync: flush each new blob (and its directory entry) to disk before it is visible, so a
             power loss cannot leave a store row pointing at a missing or torn blob. Costs about
-            0.4 ms per small blob and little on large ones (see bench/blobs_bench.py).
+            0.4 ms per small blob and 10-30% of a large blob's first write (bench/blobs_bench.py).
     """
 
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = Path(root)
         self.fsync = fsync
         self._tmp_dir = self.root / "tmp"
+        self._touch_failures = 0
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
         self._clean_stale_temp_files()
 
@@ -209,13 +211,26 @@ class LocalBlobStore:
     # -- internals -----------------------------------------------------------------------------
 
     def _present(self, sha: str, size: int) -> bool:
+        path = self.path_of(sha)
         try:
-            found = self.path_of(sha).stat().st_size
+            found = path.stat().st_size
         except FileNotFoundError:
             return False
         if found != size:  # torn by a crash of a writer that did not fsync: write it again
             log.warning("blob %s has %d bytes instead of %d; rewriting it", sha, found, size)
             return False
+        # A fresh mtime tells garbage collection that the blob was just wanted again, so a collector
+        # that spares recently modified blobs cannot delete it before its new reference is committed.
+        try:
+            os.utime(path)
+        except OSError as exc:
+            self._touch_failures += 1
+            if self._touch_failures == 1:
+                log.warning(
+                    "cannot refresh the mtime of blobs in %s (%s); GC grace periods may not hold",
+                    self.root,
+                    exc,
+                )
         return True
 
     def _new_temp(self) -> tuple[int, Path]:

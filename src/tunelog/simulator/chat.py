@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from starlette.requests import Request
@@ -373,8 +374,11 @@ def _chunks(
                 for piece, lp in zip(token_pieces, c.logprobs, strict=True):
                     emit(i, {"content": piece}, None, {"content": [lp], "refusal": None})
             else:
-                for piece in token_pieces:
-                    emit(i, {"content": piece})
+                # The hot path of a streamed answer: render content chunks from a template rather
+                # than one json.dumps per token.
+                pre = head + b'{"index":%d,"delta":{"content":' % i
+                post = b'},"logprobs":null,"finish_reason":null}' + tail
+                events.extend(pre + encode_basestring(p).encode() + post for p in token_pieces)
         emit(i, {}, c.finish_reason)
     if req.include_usage:
         events.append(data_event(dict(base, choices=[], usage=total)))

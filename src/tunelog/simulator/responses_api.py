@@ -232,9 +232,10 @@ async def create(request: Request, store: ResponseStore) -> Response:
             "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
             "total_tokens": input_tokens + output_tokens + reasoning_tokens,
         },
-        "user": body.get("user"),
         "metadata": body.get("metadata") or {},
     }
+    if isinstance(body.get("user"), str):
+        response["user"] = body["user"]
     if response["store"]:
         store.put(Stored(response, [*messages, {"role": "assistant", "content": said}]))
     if stream:
@@ -249,7 +250,9 @@ def _events(response: dict[str, Any], model: str) -> list[bytes]:
     def emit(kind: str, **fields: Any) -> None:
         events.append(named_event(kind, {"type": kind, "sequence_number": len(events), **fields}))
 
-    start = dict(response, status="in_progress", output=[], usage=None, incomplete_details=None)
+    # Usage is left out until the end (OpenAI sends null, which its own schema does not allow).
+    start = dict(response, status="in_progress", output=[], incomplete_details=None)
+    del start["usage"]
     emit("response.created", response=start)
     emit("response.in_progress", response=start)
     for index, item in enumerate(response["output"]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import string
@@ -188,8 +189,9 @@ def paragraph(rng: random.Random, topic: str | None = None, sentences: int | Non
 
 def short_id(rng: random.Random | None = None, length: int = 24) -> str:
     """Alphanumeric id suffix; random per call unless an ``rng`` is given."""
-    r = rng or random.SystemRandom()
-    return "".join(r.choices(_ALNUM, k=length))
+    if rng is None:
+        return "".join(_ALNUM[b % 62] for b in os.urandom(length))
+    return "".join(rng.choices(_ALNUM, k=length))
 
 
 # --- JSON from a JSON Schema --------------------------------------------------------------------

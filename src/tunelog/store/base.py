@@ -53,8 +53,24 @@ class RunRecord:
 
 # Fields a caller may change on an existing run (update_run validates against this set).
 RUN_MUTABLE_FIELDS = frozenset(
-    {"name", "state", "job_type", "group", "notes", "tags", "config", "summary", "meta", "finished_at",
-     "heartbeat_at", "exit_code", "host", "pid", "pid_start", "updated_at"}
+    {
+        "name",
+        "state",
+        "job_type",
+        "group",
+        "notes",
+        "tags",
+        "config",
+        "summary",
+        "meta",
+        "finished_at",
+        "heartbeat_at",
+        "exit_code",
+        "host",
+        "pid",
+        "pid_start",
+        "updated_at",
+    }
 )
 
 
@@ -69,6 +85,60 @@ class HistoryRow:
     time: float
 
 
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """Something that happened to a run, such as a fine-tuning job's event. ``id`` (the source's
+    event id, when it has one) makes re-writing the same event idempotent."""
+
+    time: float
+    level: str
+    message: str
+    data: Mapping[str, Any] | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One recorded call or user step (see SPEC.md: span). Times are UNIX seconds with sub-ms
+    precision; ``inputs``/``outputs``/``attributes`` are JSON values."""
+
+    span_id: str
+    trace_id: str
+    parent_id: str | None
+    run: RunKey
+    name: str
+    kind: str  # "llm", "embedding", "moderation", "image", "chain", "tool", ...
+    start_time: float
+    end_time: float | None
+    status: str  # "ok", "error", "incomplete"
+    model: str | None = None
+    inputs: Any = None
+    outputs: Any = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    usage: Mapping[str, Any] | None = None  # prompt_tokens, completion_tokens, total_tokens, ...
+    cost_usd: float | None = None
+    error: Mapping[str, Any] | None = None  # type, message, status_code
+
+
+@dataclass(frozen=True, slots=True)
+class SpanQuery:
+    """Which spans ``Store.list_spans`` returns, newest first, a page at a time.
+
+    ``before`` is a keyset cursor ``(start_time, span_id)``: the page starts after it."""
+
+    run: RunKey | None = None
+    trace_id: str | None = None
+    parent_id: str | None = None
+    roots_only: bool = False
+    model: str | None = None
+    status: str | None = None
+    text: str | None = None  # substring of inputs or outputs
+    start_after: float | None = None
+    start_before: float | None = None
+    before: tuple[float, str] | None = None
+    limit: int = 100
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """What the background writer commits in one transaction, for any number of runs."""
@@ -76,9 +146,11 @@ class WriteBatch:
     history: dict[RunKey, list[HistoryRow]] = field(default_factory=dict)
     # Whole-value replacements of a run's JSON columns / fields, applied after the history rows.
     run_updates: dict[RunKey, dict[str, Any]] = field(default_factory=dict)
+    events: dict[RunKey, list[RunEvent]] = field(default_factory=dict)
+    spans: list[SpanRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.history or self.run_updates)
+        return bool(self.history or self.run_updates or self.events or self.spans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +264,17 @@ class Store(Protocol):
 
     def history_keys(self, key: RunKey) -> list[str]: ...
 
+    def read_events(self, key: RunKey, limit: int | None = None, offset: int = 0) -> list[RunEvent]:
+        """A run's events, oldest first."""
+        ...
+
+    # -- spans ------------------------------------------------------------------------------------
+    def list_spans(self, entity: str, project: str, query: SpanQuery) -> list[SpanRecord]: ...
+
+    def get_span(self, entity: str, project: str, span_id: str) -> SpanRecord | None: ...
+
+    def count_spans(self, entity: str, project: str, query: SpanQuery) -> int: ...
+
     # -- artifacts --------------------------------------------------------------------------------
     def create_version(self, new: NewVersion) -> tuple[VersionRecord, bool]:
         """Add a version (``v<N+1>``) to a collection, creating it if needed, and move ``latest`` and
@@ -202,7 +285,9 @@ class Store(Protocol):
 
     def get_collection(self, entity: str, project: str, name: str) -> CollectionRecord | None: ...
 
-    def list_collections(self, entity: str, project: str, type: str | None = None) -> list[CollectionRecord]: ...
+    def list_collections(
+        self, entity: str, project: str, type: str | None = None
+    ) -> list[CollectionRecord]: ...
 
     def get_version(self, entity: str, project: str, name: str, selector: str) -> VersionRecord | None:
         """``selector`` is ``v<N>`` or an alias."""
@@ -220,8 +305,9 @@ class Store(Protocol):
         """Add (moving them from other versions of the collection) and remove aliases."""
         ...
 
-    def update_version(self, version_id: int, metadata: Mapping[str, Any] | None = None,
-                       description: str | None = None) -> None: ...
+    def update_version(
+        self, version_id: int, metadata: Mapping[str, Any] | None = None, description: str | None = None
+    ) -> None: ...
 
     def add_usage(self, version_id: int, run: RunKey) -> None:
         """Record that ``run`` used the version (idempotent)."""
@@ -233,7 +319,9 @@ class Store(Protocol):
 
     def versions_logged_by(self, run: RunKey) -> list[VersionRecord]: ...
 
-    def link_version(self, version_id: int, entity: str, collection: str, aliases: Sequence[str]) -> VersionRecord:
+    def link_version(
+        self, version_id: int, entity: str, collection: str, aliases: Sequence[str]
+    ) -> VersionRecord:
         """Link a version into the registry collection ``entity/registry/collection`` (idempotent)."""
         ...
 

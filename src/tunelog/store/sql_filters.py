@@ -17,12 +17,12 @@ Values are always bound parameters; column names come only from the fixed maps b
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, TypeAlias
 
 from tunelog.errors import UsageError
 from tunelog.filters import And, Cond, Filter, Not, Or, Order
+from tunelog.store.sql_common import dumps
 
 RUN_COLUMNS = {
     "id": "run_id",
@@ -56,8 +56,8 @@ def json_path(path: tuple[str, ...]) -> str:
 
 
 def _json_text(value: Any) -> str:
-    # The same compact form SQLite's json_extract returns for arrays and objects.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # The compact form SQLite's json_extract returns for arrays and objects (and that we store).
+    return dumps(value)
 
 
 class _Compiler:
@@ -106,7 +106,8 @@ class _Compiler:
                 f"(CASE json_type({column}, {self.bind(path)}) "
                 f"WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each({column}, {self.bind(path)}) "
                 f"WHERE json_each.value = {self.bind(c.value)}) "
-                f"WHEN 'text' THEN instr(json_extract({column}, {self.bind(path)}), {self.bind(c.value)}) > 0 "
+                f"WHEN 'text' THEN "
+                f"instr(json_extract({column}, {self.bind(path)}), {self.bind(c.value)}) > 0 "
                 "ELSE 0 END)"
             )
         return self.scalar_cond(c, (f"json_extract({column}, ?)", (path,)), json_operands=True)
@@ -136,7 +137,8 @@ class _Compiler:
                 kinds = "('text')"
             else:
                 raise UsageError(f"'{op}' on {c.field!r} takes a number or a string, got {value!r}.")
-            return f"(typeof({self.use(expr)}) IN {kinds} AND {self.use(expr)} {_COMPARE[op]} {self.bind(value)})"
+            typed = f"typeof({self.use(expr)}) IN {kinds}"
+            return f"({typed} AND {self.use(expr)} {_COMPARE[op]} {self.bind(value)})"
         if op in ("$in", "$nin"):
             inside = self.in_list(c, expr, list(value), json_operands)
             return inside if op == "$in" else f"(NOT {inside})"

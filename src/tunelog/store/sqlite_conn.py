@@ -129,7 +129,9 @@ class Connections:
     def lease(self) -> Iterator[sqlite3.Connection]:
         """The connection to use now; for a shared one, held exclusively until the block ends."""
         if self._closed:
-            raise StoreError("This tunelog store is closed. Open it again with tunelog.store.open_store(url).")
+            raise StoreError(
+                "This tunelog store is closed. Open it again with tunelog.store.open_store(url)."
+            )
         if self._single is not None:
             with self._lock:
                 yield self._single

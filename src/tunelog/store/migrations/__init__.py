@@ -86,7 +86,7 @@ def migrate(
         )
         applied = []
         for migration in migrations:
-            if migration.VERSION <= found:
+            if found >= migration.VERSION:
                 continue
             migration.apply(conn)
             conn.execute(

@@ -1,0 +1,20 @@
+"""``make bench``: every benchmark, one after another; each prints a markdown table.
+
+Run one alone with ``python -m bench.core_bench`` (etc.).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+MODULES = ["bench.core_bench", "bench.blobs_bench", "bench.simulator_bench"]
+
+if __name__ == "__main__":
+    only = sys.argv[1:]
+    for name in MODULES:
+        if only and not any(o in name for o in only):
+            continue
+        mod = importlib.import_module(name)
+        print(f"\n## {name}\n", flush=True)
+        mod.main()

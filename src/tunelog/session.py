@@ -1,0 +1,352 @@
+"""Starting runs: ``tunelog.init``, the active run (``tunelog.run``) and the process's exit hooks.
+
+The hooks (``atexit`` and ``sys.excepthook``) are installed by the first ``init``, never at import:
+at exit every live run is finished (``failed`` after an uncaught exception) and everything is flushed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tunelog import liveness, provenance
+from tunelog.backend import backend_for
+from tunelog.errors import ReferenceNotFound, RunExistsError, UsageError
+from tunelog.history import json_safe
+from tunelog.refs import REGISTRY_PROJECT, check_name
+from tunelog.runs import Run
+from tunelog.settings import Settings
+from tunelog.store.base import RunKey, RunRecord
+
+logger = logging.getLogger("tunelog")
+_ADJECTIVES = (
+    "amber",
+    "brisk",
+    "calm",
+    "dark",
+    "eager",
+    "fancy",
+    "gentle",
+    "hazy",
+    "icy",
+    "jolly",
+    "keen",
+    "lively",
+    "misty",
+    "noble",
+    "olive",
+    "proud",
+    "quiet",
+    "rapid",
+    "silent",
+    "tidy",
+)
+_NOUNS = (
+    "brook",
+    "cloud",
+    "dawn",
+    "ember",
+    "field",
+    "grove",
+    "harbor",
+    "island",
+    "lake",
+    "meadow",
+    "night",
+    "ocean",
+    "pine",
+    "river",
+    "sky",
+    "stone",
+    "thunder",
+    "valley",
+    "wave",
+    "wind",
+)
+# Arguments wandb.init takes that have no meaning here; accepted so wandb code runs unchanged.
+_WANDB_ONLY_ARGS = frozenset(
+    {
+        "magic",
+        "config_exclude_keys",
+        "config_include_keys",
+        "anonymous",
+        "allow_val_change",
+        "force",
+        "tensorboard",
+        "sync_tensorboard",
+        "monitor_gym",
+        "save_code",
+        "fork_from",
+        "resume_from",
+        "settings",
+        "id_prefix",
+        "reinit_policy",
+    }
+)
+
+
+def _new_run_id() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(random.choices(alphabet, k=8))
+
+
+# -- the active run and process hooks -----------------------------------------------------------------
+
+
+class _Process:
+    """Process-wide run bookkeeping: the active run, live runs, exit hooks (installed on first init)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.active: Run | None = None
+        self.live: dict[RunKey, Run] = {}
+        self.hooks_installed = False
+        self.uncaught: BaseException | None = None
+
+    def install_hooks(self) -> None:
+        if self.hooks_installed:
+            return
+        self.hooks_installed = True
+        atexit.register(self.at_exit)
+        previous = sys.excepthook
+
+        def excepthook(et: type[BaseException], ev: BaseException, tb: TracebackType | None) -> None:
+            self.uncaught = ev
+            previous(et, ev, tb)
+
+        sys.excepthook = excepthook
+
+    def at_exit(self) -> None:
+        code = 1 if self.uncaught is not None else 0
+        for run in list(self.live.values()):
+            try:
+                run.finish(exit_code=code)
+            except Exception as exc:  # at exit nothing may raise; report and go on
+                logger.warning("tunelog: finishing run %s at exit failed: %s", run.id, exc)
+        from tunelog.backend import backends
+
+        for b in backends().all():
+            b.writer.flush(30.0)
+
+
+_process: _Process | None = None
+_process_lock = threading.Lock()
+
+
+def process() -> _Process:
+    global _process
+    if _process is None:
+        with _process_lock:
+            if _process is None:
+                _process = _Process()
+    return _process
+
+
+def active_run() -> Run | None:
+    """The run the last ``init`` returned, until it finishes (``tunelog.run``)."""
+    return _process.active if _process is not None else None
+
+
+def forget(run: Run) -> None:
+    """Drop a finished run from the live set (called by ``Run.finish``)."""
+    p = process()
+    with p.lock:
+        p.live.pop(run.key, None)
+        if p.active is run:
+            p.active = None
+
+
+def init(
+    project: str | None = None,
+    entity: str | None = None,
+    name: str | None = None,
+    id: str | None = None,
+    job_type: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    resume: bool | str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    reinit: bool | str | None = None,
+    mode: str | None = None,
+    **kwargs: Any,
+) -> Run:
+    """Start a run (or resume one) and make it the active run, ``tunelog.run``.
+
+    Args:
+        project: project name (default ``"uncategorized"``).
+        entity: user or team (default ``TUNELOG_ENTITY``, else the OS user name).
+        name: display name (default: generated, such as ``calm-river-3``).
+        id: the run's id, unique in the project (default: generated). With ``resume`` it is the key
+            that finds the run again.
+        job_type, config, tags, notes, group: as in wandb.
+        resume: ``"allow"`` (or True, ``"auto"``): continue the run with this id if it exists;
+            ``"must"``: it must exist; ``"never"`` (default): it must not.
+        dir: data directory for this run's store (default ``TUNELOG_DIR``, else a per-user folder).
+        reinit: with a run active, ``False`` (or ``"return_previous"``) returns it; otherwise it is
+            finished first.
+        mode: ``"online"`` or ``"disabled"`` (default ``TUNELOG_MODE``).
+        **kwargs: other ``wandb.init`` arguments are accepted and ignored, so wandb code runs.
+
+    Raises:
+        UsageError: an invalid name, id, tag or resume value.
+        RunExistsError: the id exists and ``resume`` does not allow continuing it.
+        ReferenceNotFound: ``resume="must"`` and there is no such run.
+    """
+    unknown = set(kwargs) - _WANDB_ONLY_ARGS
+    if unknown:
+        raise TypeError(f"init() got unexpected keyword argument(s) {sorted(unknown)}.")
+    p = process()
+    with p.lock:
+        if p.active is not None and not p.active._finished:
+            if reinit is False or reinit == "return_previous":
+                return p.active
+            p.active.finish()
+        settings = Settings.resolve(dir=dir, entity=entity, mode=mode)
+        run = _start(settings, project, name, id, job_type, config, tags, notes, group, resume, dir)
+        p.active = run
+        p.live[run.key] = run
+        p.install_hooks()
+    return run
+
+
+def _resume_mode(resume: bool | str | None) -> str:
+    if resume is None or resume is False or resume == "never":
+        return "never"
+    if resume is True or resume in ("allow", "auto"):
+        return "allow"
+    if resume == "must":
+        return "must"
+    raise UsageError(f"Invalid resume={resume!r}. Use 'allow', 'must', 'never' (or True/False).")
+
+
+def _start(
+    settings: Settings,
+    project: str | None,
+    name: str | None,
+    run_id: str | None,
+    job_type: str | None,
+    config: Mapping[str, Any] | None,
+    tags: Sequence[str] | None,
+    notes: str | None,
+    group: str | None,
+    resume: bool | str | None,
+    dir: str | os.PathLike[str] | None,
+) -> Run:
+    project = check_name(project or "uncategorized", "project")
+    if project == REGISTRY_PROJECT:
+        raise UsageError(
+            f"'{REGISTRY_PROJECT}' is reserved for the model registry; choose another project name."
+        )
+    entity = check_name(settings.entity, "entity")
+    given_id = run_id is not None
+    run_id = check_name(run_id, "run id") if run_id is not None else _new_run_id()
+    tag_list = tuple(dict.fromkeys(str(t) for t in (tags or ())))
+    how = _resume_mode(resume)
+    key = RunKey(entity, project, run_id)
+    backend = backend_for(settings)
+    now = time.time()
+    pid = os.getpid()
+    where: dict[str, Any] = {
+        "host": liveness.this_host(),
+        "pid": pid,
+        "pid_start": liveness.process_start(pid),
+    }
+    store = backend.store
+    existing = store.get_run(key) if given_id else None
+    run_dir = Path(dir) if dir else None
+    if existing is not None:
+        if how == "never":
+            raise RunExistsError(
+                f"Run {run_id!r} already exists in {entity}/{project}. Pass resume='allow' to continue "
+                "it, or choose another id."
+            )
+        merged = dict(existing.config)
+        merged.update(config or {})
+        changes: dict[str, Any] = {
+            "state": "running",
+            "finished_at": None,
+            "exit_code": None,
+            "heartbeat_at": now,
+            "updated_at": now,
+            "config": merged,
+            **where,
+        }
+        for field, value in (("name", name), ("job_type", job_type), ("notes", notes), ("group", group)):
+            if value is not None:
+                changes[field] = value
+        if tags is not None:
+            changes["tags"] = list(tag_list)
+        store.update_run(key, changes)
+        record = store.get_run(key) or existing
+        run = Run(backend, record, resumed=True, dir=run_dir)
+    else:
+        if how == "must":
+            raise ReferenceNotFound(
+                f"No run {run_id!r} in {entity}/{project} to resume (resume='must'). Check the id, or "
+                "pass resume='allow' to create it."
+            )
+        warned: set[str] = set()
+        clean_config = {
+            str(k): json_safe(v, what=f"config[{k!r}]", warned=warned) for k, v in (config or {}).items()
+        }
+        record = RunRecord(
+            key=key,
+            name=name or _generate_name(),
+            state="running",
+            job_type=job_type,
+            group=group,
+            notes=notes,
+            tags=tag_list,
+            config=clean_config,
+            created_at=now,
+            updated_at=now,
+            heartbeat_at=now,
+            **where,
+        )
+        store.create_run(record)  # in disabled mode the store lives in memory
+        run = Run(backend, record, resumed=False, dir=run_dir)
+    if settings.mode != "disabled":
+        backend.writer.register(run)
+        backend.writer.call(
+            lambda: store.update_run(key, {"meta": provenance.collect()}), "recording where the run came from"
+        )
+    return run
+
+
+def _generate_name() -> str:
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(1, 999)}"
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """Log to the active run (``tunelog.run.log``). Raises UsageError when no run is active."""
+    run = active_run()
+    if run is None:
+        raise UsageError("tunelog.log() needs an active run: call tunelog.init() first.")
+    run.log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int | None = None) -> None:
+    """Finish the active run, if any."""
+    run = active_run()
+    if run is not None:
+        run.finish(exit_code)
+
+
+def flush(timeout: float | None = 30.0) -> bool:
+    """Wait until everything logged so far is committed to the store."""
+    if _process is None:
+        return True
+    from tunelog.backend import backends
+
+    return all(b.writer.flush(timeout) for b in backends().all())
