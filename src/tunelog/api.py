@@ -17,7 +17,7 @@ from tunelog.errors import ReferenceNotFound, UsageError
 from tunelog.filters import parse_filter, parse_order
 from tunelog.refs import parse_artifact_ref, parse_project_path, parse_run_path
 from tunelog.settings import Settings
-from tunelog.store.base import HistoryRow, RunKey, RunQuery, RunRecord
+from tunelog.store.base import HistoryRow, RunEvent, RunKey, RunQuery, RunRecord, SpanQuery, SpanRecord
 
 if TYPE_CHECKING:
     from tunelog.artifact import Artifact
@@ -206,6 +206,14 @@ class ApiRun:
             )
         return TableReader(self._backend.blobs, rows[-1].value["sha256"]).to_table()  # type: ignore[no-any-return]
 
+    def events(self, limit: int | None = None, offset: int = 0) -> list[RunEvent]:
+        """The run's events (for a fine-tune: the job's events), oldest first."""
+        return self._backend.store.read_events(self.key, limit=limit, offset=offset)
+
+    def spans(self, **query: Any) -> list[SpanRecord]:
+        """The run's recorded calls, newest first; keywords as :class:`~tunelog.store.base.SpanQuery`."""
+        return self._backend.store.list_spans(self.entity, self.project, SpanQuery(run=self.key, **query))
+
     # -- artifacts ---------------------------------------------------------------------------------
     def logged_artifacts(self) -> list[Artifact]:
         return [_bound(self._backend, v) for v in self._backend.store.versions_logged_by(self.key)]
@@ -271,12 +279,20 @@ class GcReport:
     kept: int
 
 
-def collect_garbage(backend: Backend) -> GcReport:
-    """Delete blobs that no artifact version or run references."""
+def collect_garbage(backend: Backend, grace_seconds: float = 0.0) -> GcReport:
+    """Delete blobs that no artifact version or run references.
+
+    Blobs touched in the last ``grace_seconds`` are spared: another process may have just stored
+    (or re-found) one and not yet committed the row that references it."""
     keep = backend.store.referenced_blobs()
     deleted = freed = kept = 0
+    now = time.time()
     for sha in list(backend.blobs.iter_shas()):
         if sha in keep:
+            kept += 1
+            continue
+        local = backend.blobs.local_path(sha) if grace_seconds else None
+        if local is not None and now - local.stat().st_mtime < grace_seconds:
             kept += 1
             continue
         try:
@@ -354,6 +370,22 @@ class Api:
         entity, project = parse_project_path(path, entity=self.settings.entity)
         return self._backend.store.count_runs(entity, project, parse_filter(filters))
 
+    # -- spans -------------------------------------------------------------------------------------
+    def spans(self, path: str, run: str | None = None, **query: Any) -> list[SpanRecord]:
+        """Recorded calls of a project (or of one run id in it), newest first. Keywords as
+        :class:`~tunelog.store.base.SpanQuery`: ``trace_id``, ``model``, ``status``, ``text``,
+        ``start_after``, ``start_before``, ``before`` (keyset cursor), ``limit``."""
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        key = RunKey(entity, project, run) if run else None
+        return self._backend.store.list_spans(entity, project, SpanQuery(run=key, **query))
+
+    def span(self, path: str, span_id: str) -> SpanRecord:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        found = self._backend.store.get_span(entity, project, span_id)
+        if found is None:
+            raise ReferenceNotFound(f"No span {span_id!r} in {entity}/{project}.")
+        return found
+
     def projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         return self._backend.store.list_projects(entity)
 
@@ -396,7 +428,8 @@ class Api:
             raise ReferenceNotFound(f"No artifact named {r.name!r} in {r.entity}/{r.project}.")
         self._backend.store.delete_collection(r.entity, r.project, r.name)
 
-    def collect_garbage(self) -> GcReport:
-        """Delete blobs no artifact version or run references any more."""
+    def collect_garbage(self, grace_seconds: float = 0.0) -> GcReport:
+        """Delete blobs no artifact version or run references any more (sparing those touched in
+        the last ``grace_seconds``, when other processes may be logging at the same time)."""
         self._backend.writer.flush()
-        return collect_garbage(self._backend)
+        return collect_garbage(self._backend, grace_seconds)

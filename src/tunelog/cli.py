@@ -254,11 +254,18 @@ def artifact_delete(ctx: click.Context, ref: str, yes: bool) -> None:
 
 
 @main.command()
+@click.option(
+    "--grace",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Spare files touched in the last GRACE seconds (other processes may be logging).",
+)
 @click.pass_context
 @_friendly
-def gc(ctx: click.Context) -> None:
+def gc(ctx: click.Context, grace: float) -> None:
     """Delete stored files that nothing references any more."""
-    report = _api(ctx).collect_garbage()
+    report = _api(ctx).collect_garbage(grace)
     click.echo(f"Deleted {report.deleted} blob(s), freed {report.freed_bytes:,} bytes; kept {report.kept}.")
 
 

@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import time
+import time as _time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -266,6 +267,23 @@ class Run:
             "nrows": stored.nrows,
             "ncols": len(stored.columns),
         }
+
+    def log_event(
+        self,
+        message: str,
+        level: str = "info",
+        time: float | None = None,
+        data: Mapping[str, Any] | None = None,
+        id: str | None = None,
+    ) -> None:
+        """Record an event with the run (a fine-tuning job's events, say). With ``id`` (the source's
+        event id), writing the same event again replaces it instead of adding a second one."""
+        if self._disabled or self._finished:
+            return
+        from tunelog.store.base import RunEvent
+
+        when = _time.time() if time is None else time
+        self._writer.event(self._key, RunEvent(when, level, message, dict(data) if data else None, id))
 
     # -- artifacts ---------------------------------------------------------------------------------
     def log_artifact(

@@ -53,7 +53,7 @@ class Settings:
 
     @property
     def blobs_url(self) -> str:
-        return "memory://" if self.mode == "disabled" else f"file://{self.dir / 'blobs'}"
+        return "memory://" if self.mode == "disabled" else (self.dir / "blobs").as_uri()
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

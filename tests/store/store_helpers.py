@@ -34,7 +34,7 @@ def new_version(name: str = "data", digest: str = "d0", files: int = 1, **fields
 
 # -- process entry points -------------------------------------------------------------------------
 def open_once(path: str, start: Any) -> None:
-    """Wait for the start signal, then open (and so migrate) the store."""
+    """Wait for the others (``start`` is a Barrier), then open (and so migrate) the store."""
     start.wait(30)
     SQLStore(Path(path)).close()
 

@@ -51,11 +51,8 @@ async def upload(request: Request) -> JSONResponse:
         await form.close()
     if len(content) > MAX_BYTES:
         raise APIError(413, f"File is too large: {len(content)} bytes; the maximum is {MAX_BYTES} bytes.")
-    if purpose == "fine-tune" and not filename.endswith(".jsonl"):
-        raise invalid(
-            f"Invalid file format for Fine-Tuning API. Must be .jsonl, got a file named {filename!r}.",
-            param="file",
-        )
+    # No format checks on upload: OpenAI checks fine-tune files when a job uses them (the job fails
+    # with error.code invalid_training_file), and openai 0.28 uploads every file named "file".
     azure = is_azure(request)
     stored = state.add_file(filename, purpose, content, azure=azure)
     return JSONResponse(stored.to_json(azure=azure))
