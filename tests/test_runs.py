@@ -152,6 +152,7 @@ def test_provenance(tl_dir: Path, tmp_path: Path) -> None:
     os.chdir(repo)
     with tunelog.init(project="p") as run:
         key = run.path
+    tunelog.flush()  # where the run came from is gathered on a thread of its own
     meta = tunelog.Api().run(key).metadata
     assert meta["git"]["dirty"] is True and len(meta["git"]["commit"]) == 40
     assert meta["python"]["version"] and "openai" in meta["packages"] and meta["host"]

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from tunelog import liveness, provenance
-from tunelog.backend import backend_for
+from tunelog.backend import Backend, backend_for
 from tunelog.errors import ReferenceNotFound, RunExistsError, UsageError
 from tunelog.history import json_safe
 from tunelog.refs import REGISTRY_PROJECT, check_name
@@ -111,6 +111,7 @@ class _Process:
         self.live: dict[RunKey, Run] = {}
         self.hooks_installed = False
         self.uncaught: BaseException | None = None
+        self.helpers: list[threading.Thread] = []
 
     def install_hooks(self) -> None:
         if self.hooks_installed:
@@ -125,7 +126,25 @@ class _Process:
 
         sys.excepthook = excepthook
 
+    def gather_provenance(self, backend: Backend, key: RunKey) -> None:
+        """Record where the run came from, on a thread of its own: git and package metadata take
+        tens of milliseconds that neither ``init`` nor ``finish`` should wait for."""
+
+        def work() -> None:
+            try:
+                backend.writer.update(key, {"meta": provenance.collect()})
+            except Exception as exc:
+                backend.failures.record("recording where the run came from", exc)
+
+        t = threading.Thread(target=work, name="tunelog-provenance", daemon=True)
+        with self.lock:
+            self.helpers = [h for h in self.helpers if h.is_alive()]
+            self.helpers.append(t)
+        t.start()
+
     def at_exit(self) -> None:
+        for t in list(self.helpers):
+            t.join(5.0)
         code = 1 if self.uncaught is not None else 0
         for run in list(self.live.values()):
             try:
@@ -318,9 +337,7 @@ def _start(
         run = Run(backend, record, resumed=False, dir=run_dir)
     if settings.mode != "disabled":
         backend.writer.register(run)
-        backend.writer.call(
-            lambda: store.update_run(key, {"meta": provenance.collect()}), "recording where the run came from"
-        )
+        process().gather_provenance(backend, key)
     return run
 
 
@@ -347,6 +364,8 @@ def flush(timeout: float | None = 30.0) -> bool:
     """Wait until everything logged so far is committed to the store."""
     if _process is None:
         return True
+    for t in list(_process.helpers):
+        t.join(timeout)
     from tunelog.backend import backends
 
     return all(b.writer.flush(timeout) for b in backends().all())

@@ -102,3 +102,43 @@ def test_azure_needs_api_version_and_takes_api_key(sim: Simulator) -> None:
         base + f"/models?api-version={AZURE_VERSION}", headers={"Authorization": "Bearer entra"}
     )
     assert bearer.status_code == 200
+
+
+def test_serves_from_a_separate_process() -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunelog.simulator", "--port", str(port), "--speed", "1000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert (
+            proc.stdout is not None and b"OPENAI_BASE_URL" in proc.stdout.readline() + proc.stdout.readline()
+        )
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test", max_retries=0)
+        for _ in range(500):  # the banner prints just before uvicorn binds
+            try:
+                assert client.models.list().data
+                break
+            except openai.APIConnectionError:
+                time.sleep(0.01)
+        httpx2.post(
+            f"http://127.0.0.1:{port}/_admin/faults", json={"kind": "error", "status": 503, "times": 1}
+        )
+        with pytest.raises(openai.InternalServerError):
+            client.models.list()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -164,7 +164,9 @@ def test_base64_embeddings_are_the_listed_deviation(client: openai.OpenAI) -> No
     lenient = client.with_options(max_retries=0)
     lenient._strict_response_validation = False
     floats = lenient.embeddings.create(model="text-embedding-3-small", input="a", encoding_format="float")
-    decoded = lenient.embeddings.create(model="text-embedding-3-small", input="a")  # base64, decoded by the SDK
+    decoded = lenient.embeddings.create(
+        model="text-embedding-3-small", input="a"
+    )  # base64, decoded by the SDK
     assert decoded.data[0].embedding == pytest.approx(floats.data[0].embedding, abs=1e-6)
 
 

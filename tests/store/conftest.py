@@ -24,4 +24,3 @@ def store(db_path: Path) -> Iterator[SQLStore]:
     with sqlite3.connect(db_path) as conn:  # every test leaves a sound file behind
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-

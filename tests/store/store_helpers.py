@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tunelog.store.base import HistoryRow, ManifestEntry, NewVersion, RunKey, RunRecord, WriteBatch
+from tunelog.store.base import HistoryRow, ManifestEntry, NewVersion, RunKey, RunRecord, Store, WriteBatch
 from tunelog.store.sql import SQLStore
 
 
-def make_run(store: SQLStore, run_id: str = "r1", project: str = "p", entity: str = "e", **fields: Any) -> RunKey:
+def make_run(
+    store: Store, run_id: str = "r1", project: str = "p", entity: str = "e", **fields: Any
+) -> RunKey:
     key = RunKey(entity, project, run_id)
     values: dict[str, Any] = {"name": run_id, "created_at": 1000.0, "updated_at": 1000.0}
     values.update(fields)

@@ -17,7 +17,9 @@ def test_four_processes_logging_10000_steps_each(db_path: Path) -> None:
     SQLStore(db_path).close()
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(4)  # all log at the same time
-    procs = [ctx.Process(target=log_steps, args=(str(db_path), f"run{i}", 10_000, 50, start)) for i in range(4)]
+    procs = [
+        ctx.Process(target=log_steps, args=(str(db_path), f"run{i}", 10_000, 50, start)) for i in range(4)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -41,7 +43,7 @@ def test_two_processes_numbering_one_collection_leave_no_gaps(db_path: Path) -> 
     SQLStore(db_path).close()
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(2)
-    procs = [ctx.Process(target=log_versions, args=(str(db_path), tag, 25, start)) for tag in ("a", "b")]
+    procs = [ctx.Process(target=log_versions, args=(str(db_path), tag, 60, start)) for tag in ("a", "b")]
     for p in procs:
         p.start()
     for p in procs:
@@ -50,7 +52,7 @@ def test_two_processes_numbering_one_collection_leave_no_gaps(db_path: Path) -> 
     store = SQLStore(db_path)
     try:
         versions = store.list_versions("e", "p", "shared")
-        assert [v.index for v in versions] == list(range(50))
+        assert [v.index for v in versions] == list(range(120))
         assert [v.aliases for v in versions if v.aliases] == [("latest",)]
         assert versions[-1].aliases == ("latest",)
     finally:
@@ -65,7 +67,9 @@ def test_a_writer_thread_and_reader_threads_share_a_store(store: SQLStore) -> No
     def writer() -> None:
         try:
             for s in range(0, 2000, 20):
-                store.write(WriteBatch(history={key: [HistoryRow(i, "x", float(i), 0.0) for i in range(s, s + 20)]}))
+                store.write(
+                    WriteBatch(history={key: [HistoryRow(i, "x", float(i), 0.0) for i in range(s, s + 20)]})
+                )
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -101,3 +105,23 @@ def test_connections_of_finished_threads_are_closed(store: SQLStore) -> None:
     t.start()
     t.join()
     assert len(store._conns._by_thread) <= 2
+
+
+def _write_from_child(store: SQLStore, key: RunKey) -> None:
+    store.write(WriteBatch(history={key: [HistoryRow(1, "x", 2.0, 0.0)]}))
+    store.close()
+
+
+def test_a_forked_child_gets_its_own_connection(store: SQLStore) -> None:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return
+    key = make_run(store)
+    store.write(WriteBatch(history={key: [HistoryRow(0, "x", 1.0, 0.0)]}))
+    child = multiprocessing.get_context("fork").Process(target=_write_from_child, args=(store, key))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    store.write(
+        WriteBatch(history={key: [HistoryRow(2, "x", 3.0, 0.0)]})
+    )  # the parent's connection still works
+    assert [r.value for r in store.read_history(key)] == [1.0, 2.0, 3.0]

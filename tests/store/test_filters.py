@@ -16,10 +16,23 @@ from tunelog.store.sql import SQLStore
 
 @pytest.fixture
 def runs(store: SQLStore) -> SQLStore:
-    make_run(store, "a", created_at=1.0, state="finished", tags=("baseline", "gpt"), group="g1",
-             config={"lr": 0.1, "hp": {"n_epochs": 3, "model": "gpt-4o"}, "flag": True, "list": [1, 2], "s": "10",
-                     "names": ["alpha", "beta"]},
-             summary={"loss": 0.2, "best": {"acc": 0.9}})  # fmt: skip
+    make_run(
+        store,
+        "a",
+        created_at=1.0,
+        state="finished",
+        tags=("baseline", "gpt"),
+        group="g1",
+        config={
+            "lr": 0.1,
+            "hp": {"n_epochs": 3, "model": "gpt-4o"},
+            "flag": True,
+            "list": [1, 2],
+            "s": "10",
+            "names": ["alpha", "beta"],
+        },
+        summary={"loss": 0.2, "best": {"acc": 0.9}},
+    )
     make_run(store, "b", created_at=2.0, state="failed", tags=("gpt",), notes="has notes",
              config={"lr": 0.01, "hp": {"n_epochs": 5, "model": "gpt-4o-mini"}, "flag": False, "s": "abc"},
              summary={"loss": 0.5})  # fmt: skip
@@ -128,7 +141,7 @@ def test_ties_break_stably(store: SQLStore) -> None:
 
 HOSTILE = [
     "'; DROP TABLE runs; --",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "x') OR ('1'='1",
     "$.lr",
     "a]",
@@ -155,7 +168,9 @@ def test_hostile_values_are_bound(runs: SQLStore, value: str) -> None:
     assert len(ids(runs, None)) == 4  # the table is still there
 
 
-@pytest.mark.parametrize("key", ["'; DROP TABLE runs; --", "a') OR 1=1 --", "$", "x[0]", "*", "🙂", "température", "a b"])
+@pytest.mark.parametrize(
+    "key", ["'; DROP TABLE runs; --", "a') OR 1=1 --", "$", "x[0]", "*", "🙂", "température", "a b"]
+)
 def test_hostile_keys_are_bound(runs: SQLStore, key: str) -> None:
     make_run(runs, "hostile", config={key: 7}, created_at=9.0)
     assert ids(runs, {f"config.{key}": 7}) == ["hostile"]

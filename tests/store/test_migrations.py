@@ -19,7 +19,9 @@ from tunelog.store.sqlite_conn import begin_immediate, connect
 
 def applied(path: Path) -> list[tuple[int, str]]:
     with sqlite3.connect(path) as conn:
-        return [(r[0], r[1]) for r in conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")]
+        return [
+            (r[0], r[1]) for r in conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+        ]
 
 
 def test_fresh_store_is_migrated_to_the_latest_version_in_wal_mode(db_path: Path) -> None:
@@ -64,7 +66,9 @@ def test_an_old_store_gets_only_the_new_migrations(db_path: Path) -> None:
         assert migrate(conn, where=str(db_path), begin=begin_immediate, migrations=[*MIGRATIONS, future]) == [
             future.VERSION
         ]
-        assert migrate(conn, where=str(db_path), begin=begin_immediate, migrations=[*MIGRATIONS, future]) == []
+        assert (
+            migrate(conn, where=str(db_path), begin=begin_immediate, migrations=[*MIGRATIONS, future]) == []
+        )
         assert conn.execute("SELECT color FROM runs WHERE run_id = ?", (key.run_id,)).fetchone() == ("blue",)
     finally:
         conn.close()

@@ -19,8 +19,15 @@ def aliases_by_version(store: SQLStore, name: str = "data", project: str = "p") 
 
 def test_versions_are_numbered_and_latest_moves(store: SQLStore) -> None:
     run = make_run(store)
-    v0, created0 = store.create_version(new_version(digest="d0", aliases=["ftjob-1"], logged_by=run,
-                                                    metadata={"fine_tuned_model": "ft:x:y::z"}, files=2))  # fmt: skip
+    v0, created0 = store.create_version(
+        new_version(
+            digest="d0",
+            aliases=["ftjob-1"],
+            logged_by=run,
+            metadata={"fine_tuned_model": "ft:x:y::z"},
+            files=2,
+        )
+    )
     v1, created1 = store.create_version(new_version(digest="d1", aliases=["latest", "best"]))
     assert (created0, created1) == (True, True)
     assert (v0.version, v1.version) == ("v0", "v1")
@@ -184,7 +191,9 @@ def test_deleting_a_source_deletes_its_links(store: SQLStore) -> None:
     store.link_version(s0.id, "e", "reg", ["prod"])
     store.link_version(s1.id, "e", "reg", [])
     store.delete_version(s1.id)
-    assert {v.version: v.aliases for v in store.list_versions("e", "registry", "reg")} == {"v0": ("latest", "prod")}
+    assert {v.version: v.aliases for v in store.list_versions("e", "registry", "reg")} == {
+        "v0": ("latest", "prod")
+    }
     store.delete_collection("e", "p", "m")
     assert store.get_collection("e", "p", "m") is None
     assert store.list_versions("e", "registry", "reg") == []

@@ -21,7 +21,12 @@ def test_write_and_read_in_step_then_key_order(store: SQLStore) -> None:
     key = make_run(store)
     store.write(WriteBatch(history={key: rows((1, "b", 2.0), (0, "z", 1.0), (0, "a", 0.5), (1, "a", 3.0))}))
     got = store.read_history(key)
-    assert [(r.step, r.key, r.value) for r in got] == [(0, "a", 0.5), (0, "z", 1.0), (1, "a", 3.0), (1, "b", 2.0)]
+    assert [(r.step, r.key, r.value) for r in got] == [
+        (0, "a", 0.5),
+        (0, "z", 1.0),
+        (1, "a", 3.0),
+        (1, "b", 2.0),
+    ]
     assert got[0].time == 100.0
     assert store.history_keys(key) == ["a", "b", "z"]
 
@@ -36,11 +41,24 @@ def test_a_later_write_of_the_same_step_replaces_it(store: SQLStore) -> None:
 
 def test_value_types(store: SQLStore) -> None:
     key = make_run(store)
-    values: list[object] = [1, 2.5, True, None, math.nan, "s", [1, "x"], {"_type": "table-ref", "sha256": "ab"},
-                            math.inf, 2**80, "héllo \u2603"]  # fmt: skip
+    values: list[object] = [
+        1,
+        2.5,
+        True,
+        None,
+        math.nan,
+        "s",
+        [1, "x"],
+        {"_type": "table-ref", "sha256": "ab"},
+        math.inf,
+        2**80,
+        "héllo \u2603",
+    ]
     store.write(WriteBatch(history={key: [HistoryRow(i, "v", v, 0.0) for i, v in enumerate(values)]}))
     got = [r.value for r in store.read_history(key)]
-    assert got[:3] == [1.0, 2.5, 1.0] and all(isinstance(v, float) for v in got[:3])  # numbers and bools: REAL
+    assert got[:3] == [1.0, 2.5, 1.0] and all(
+        isinstance(v, float) for v in got[:3]
+    )  # numbers and bools: REAL
     assert got[3] is None and got[4] is None  # None stays JSON null; NaN reads back as None
     assert got[5:8] == ["s", [1, "x"], {"_type": "table-ref", "sha256": "ab"}]
     assert got[8] == math.inf
@@ -50,7 +68,9 @@ def test_value_types(store: SQLStore) -> None:
 
 def test_ranges_keys_and_limit(store: SQLStore) -> None:
     key = make_run(store)
-    store.write(WriteBatch(history={key: [HistoryRow(s, k, float(s), 0.0) for s in range(100) for k in "abc"]}))
+    store.write(
+        WriteBatch(history={key: [HistoryRow(s, k, float(s), 0.0) for s in range(100) for k in "abc"]})
+    )
     assert [(r.step, r.key) for r in store.read_history(key, min_step=10, max_step=11)] == [
         (10, "a"), (10, "b"), (10, "c"), (11, "a"), (11, "b"), (11, "c"),
     ]  # fmt: skip
@@ -61,7 +81,8 @@ def test_ranges_keys_and_limit(store: SQLStore) -> None:
     page = store.read_history(key, min_step=50, limit=4)
     assert [(r.step, r.key) for r in page] == [(50, "a"), (50, "b"), (50, "c"), (51, "a")]
     # Keyset paging over one key, as a chart does.
-    seen, after = [], -1
+    seen: list[int] = []
+    after = -1
     while chunk := store.read_history(key, keys=["a"], min_step=after + 1, limit=30):
         seen.extend(r.step for r in chunk)
         after = chunk[-1].step

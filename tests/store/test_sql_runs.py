@@ -39,7 +39,13 @@ def test_update_run_sets_fields_and_validates_names(store: SQLStore) -> None:
                            "summary": {"acc": 0.9}, "finished_at": 20.0})  # fmt: skip
     run = store.get_run(key)
     assert run is not None
-    assert (run.state, run.exit_code, run.tags, run.group, run.summary) == ("finished", 0, ("x",), "G", {"acc": 0.9})
+    assert (run.state, run.exit_code, run.tags, run.group, run.summary) == (
+        "finished",
+        0,
+        ("x",),
+        "G",
+        {"acc": 0.9},
+    )
     with pytest.raises(ValueError, match="last_step"):
         store.update_run(key, {"last_step": 5})
     with pytest.raises(ValueError, match="Invalid run state"):
@@ -81,7 +87,9 @@ def test_list_projects_includes_runs_and_artifacts(store: SQLStore) -> None:
 def test_delete_run_removes_history_usage_and_blob_refs_but_keeps_artifacts(store: SQLStore) -> None:
     key = make_run(store)
     keep = make_run(store, "r2")
-    store.write(WriteBatch(history={key: [HistoryRow(0, "a", 1.0, 0.0)], keep: [HistoryRow(0, "a", 2.0, 0.0)]}))
+    store.write(
+        WriteBatch(history={key: [HistoryRow(0, "a", 1.0, 0.0)], keep: [HistoryRow(0, "a", 2.0, 0.0)]})
+    )
     version, _ = store.create_version(new_version(logged_by=key))
     store.add_usage(version.id, key)
     store.add_blob_refs(key, ["tablesha"])

@@ -52,7 +52,7 @@ async def clock(request: Request) -> JSONResponse:
             if "speed" in body:
                 state.clock.speed = float(body["speed"])
         except (TypeError, ValueError) as exc:
-            raise invalid(f"Bad clock change: {exc}. Send {{\"advance\": 60}} or {{\"speed\": 100}}.") from None
+            raise invalid(f'Bad clock change: {exc}. Send {{"advance": 60}} or {{"speed": 100}}.') from None
     return JSONResponse({"now": state.clock.now(), "speed": state.clock.speed})
 
 

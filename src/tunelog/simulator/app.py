@@ -120,7 +120,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         message = f"Invalid URL ({method} {path})"
     elif exc.status_code == 405:
-        message = f"Not allowed to {method} on {path}. (HINT: Perhaps you meant to use a different HTTP method?)"
+        message = (
+            f"Not allowed to {method} on {path}. (HINT: Perhaps you meant to use a different HTTP method?)"
+        )
     else:
         message = str(exc.detail)
     return APIError(exc.status_code, message, headers=dict(exc.headers or {})).response()
@@ -148,8 +150,6 @@ def create_app(state: SimState) -> Starlette:
         Mount("/openai", routes=api),
     ]
     handlers: dict[Any, Any] = {APIError: _api_error, HTTPException: _http_error, Exception: _server_error}
-    app = Starlette(
-        routes=routes, middleware=[Middleware(_Gate, state=state)], exception_handlers=handlers
-    )
+    app = Starlette(routes=routes, middleware=[Middleware(_Gate, state=state)], exception_handlers=handlers)
     app.state.sim = state
     return app

@@ -189,7 +189,8 @@ class Faults:
         if kind not in builders:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(KINDS)}.")
         try:
-            return builders[kind](**spec)  # type: ignore[operator]
+            fault: Fault = builders[kind](**spec)  # type: ignore[operator]
+            return fault
         except TypeError as exc:
             raise ValueError(f"bad fields for a {kind!r} fault: {exc}") from None
 

@@ -81,8 +81,11 @@ def _resolve_model(state: SimState, model: Any, method: str) -> str:
             code="model_not_available",
         )
     if method == "reinforcement" and base not in REASONING:
-        raise invalid(f"Reinforcement fine-tuning requires a reasoning model such as o4-mini, not {model}.",
-                      param="model", code="model_not_available")
+        raise invalid(
+            f"Reinforcement fine-tuning requires a reasoning model such as o4-mini, not {model}.",
+            param="model",
+            code="model_not_available",
+        )
     if method != "reinforcement" and base in REASONING:
         raise invalid(f"Model {model} only supports method 'reinforcement'.", param="method.type")
     if method == "dpo" and base in validation.LEGACY_MODELS:
@@ -96,19 +99,27 @@ def _file(state: SimState, file_id: Any, param: str) -> bytes:
     settle(state)
     stored = state.files.get(file_id)
     if stored is None:
-        raise invalid(f"invalid {param}: {file_id}. Upload it first with files.create(purpose='fine-tune').",
-                      param=param)
+        raise invalid(
+            f"invalid {param}: {file_id}. Upload it first with files.create(purpose='fine-tune').",
+            param=param,
+        )
     if stored.purpose != "fine-tune":
-        raise invalid(f"File {file_id} has purpose '{stored.purpose}'; fine-tuning needs purpose 'fine-tune'.",
-                      param=param)
+        raise invalid(
+            f"File {file_id} has purpose '{stored.purpose}'; fine-tuning needs purpose 'fine-tune'.",
+            param=param,
+        )
     return stored.content
 
 
 def _hyperparameters(body: dict[str, Any], method: dict[str, Any], kind: str) -> dict[str, Any]:
     given: dict[str, Any] = {}
     top = body.get("hyperparameters")
-    inner = method.get(kind) if isinstance(method.get(kind), dict) else {}
-    for source, where in ((top, "hyperparameters"), (inner.get("hyperparameters"), f"method.{kind}.hyperparameters")):
+    found = method.get(kind)
+    inner: dict[str, Any] = found if isinstance(found, dict) else {}
+    for source, where in (
+        (top, "hyperparameters"),
+        (inner.get("hyperparameters"), f"method.{kind}.hyperparameters"),
+    ):
         if source is None:
             continue
         if not isinstance(source, dict):
@@ -122,8 +133,11 @@ def _hyperparameters(body: dict[str, Any], method: dict[str, Any], kind: str) ->
             if kind_ is int:
                 ok = ok and float(value).is_integer()
             if not ok or not low <= value <= high:
-                raise invalid(f"Invalid value for '{where}.{key}': {value!r}; expected 'auto' or a number "
-                              f"between {low:g} and {high:g}.", param=f"{where}.{key}")
+                raise invalid(
+                    f"Invalid value for '{where}.{key}': {value!r}; expected 'auto' or a number "
+                    f"between {low:g} and {high:g}.",
+                    param=f"{where}.{key}",
+                )
             given[key] = value
     return given
 
@@ -132,7 +146,9 @@ def _resolve(kind: str, given: dict[str, Any], n: int) -> dict[str, Any]:
     """OpenAI's 'auto': epochs scaled to the dataset, a batch ~0.2% of it, and per-method defaults."""
     out = dict(given)
     if out.get("n_epochs", "auto") == "auto":
-        out["n_epochs"] = min(25, math.ceil(100 / n)) if n * 3 < 100 else max(1, 25_000 // n) if n * 3 > 25_000 else 3
+        out["n_epochs"] = (
+            min(25, math.ceil(100 / n)) if n * 3 < 100 else max(1, 25_000 // n) if n * 3 > 25_000 else 3
+        )
     if out.get("batch_size", "auto") == "auto":
         out["batch_size"] = max(1, min(256, round(n * 0.002)))
     if out.get("learning_rate_multiplier", "auto") == "auto":
@@ -140,8 +156,12 @@ def _resolve(kind: str, given: dict[str, Any], n: int) -> dict[str, Any]:
     if kind == "dpo" and out.get("beta", "auto") == "auto":
         out["beta"] = 0.1
     if kind == "reinforcement":
-        for key, default in (("compute_multiplier", 1.0), ("eval_interval", 1), ("eval_samples", 1),
-                             ("reasoning_effort", "medium")):
+        for key, default in (
+            ("compute_multiplier", 1.0),
+            ("eval_interval", 1),
+            ("eval_samples", 1),
+            ("reasoning_effort", "medium"),
+        ):
             if out.get(key, "auto") in ("auto", "default"):
                 out[key] = default
     return out
@@ -170,8 +190,9 @@ async def create(request: Request) -> JSONResponse:
         raise invalid("Invalid 'metadata': use an object of at most 16 string pairs.", param="metadata")
     integrations = body.get("integrations") or []
     if kind == "reinforcement" and not isinstance((method.get("reinforcement") or {}).get("grader"), dict):
-        raise invalid("Missing required parameter: 'method.reinforcement.grader'.",
-                      param="method.reinforcement.grader")
+        raise invalid(
+            "Missing required parameter: 'method.reinforcement.grader'.", param="method.reinforcement.grader"
+        )
     given = _hyperparameters(body, method, kind)
 
     checked = validation.check(training, method=kind, model=model)
@@ -199,11 +220,25 @@ async def create(request: Request) -> JSONResponse:
         ft_model = f"ft:{model}:{state.organization_slug}:{suffix or ''}:{state.ids.token(8)}"
     echo = {k: v for k, v in (method.get(kind) or {}).items() if k != "hyperparameters"}
     job = Job(
-        id=job_id, created_at=state.clock.now(), model=model, training_file=body["training_file"],
-        validation_file=validation_id, method=kind, method_echo=echo, hyperparameters=resolved, given_hyperparameters=given,
-        suffix=suffix, seed=seed, metadata=metadata, integrations=integrations, azure=azure,
-        organization_id=state.organization_id, fine_tuned_model_id=ft_model, plan=plan,
-        training_content=training, result_fault=state.faults.take_result_file_fault(),
+        id=job_id,
+        created_at=state.clock.now(),
+        model=model,
+        training_file=body["training_file"],
+        validation_file=validation_id,
+        method=kind,
+        method_echo=echo,
+        hyperparameters=resolved,
+        given_hyperparameters=given,
+        suffix=suffix,
+        seed=seed,
+        metadata=metadata,
+        integrations=integrations,
+        azure=azure,
+        organization_id=state.organization_id,
+        fine_tuned_model_id=ft_model,
+        plan=plan,
+        training_content=training,
+        result_fault=state.faults.take_result_file_fault(),
     )
     state.jobs[job_id] = job
     state.unsettled.add(job_id)
@@ -219,8 +254,15 @@ def _hp_view(job: Job, status: str) -> dict[str, Any]:
     keys = {
         "supervised": ("batch_size", "learning_rate_multiplier", "n_epochs"),
         "dpo": ("batch_size", "beta", "learning_rate_multiplier", "n_epochs"),
-        "reinforcement": ("batch_size", "compute_multiplier", "eval_interval", "eval_samples",
-                          "learning_rate_multiplier", "n_epochs", "reasoning_effort"),
+        "reinforcement": (
+            "batch_size",
+            "compute_multiplier",
+            "eval_interval",
+            "eval_samples",
+            "learning_rate_multiplier",
+            "n_epochs",
+            "reasoning_effort",
+        ),
     }[job.method]
     return {k: source.get(k, "auto") for k in keys}
 
@@ -231,8 +273,11 @@ def job_json(job: Job, state: SimState, *, azure: bool) -> dict[str, Any]:
     status = job.status(now)
     failure = job.failure(now)
     hp = _hp_view(job, status)
-    method_hp = {k: v for k, v in hp.items() if not (job.method == "reinforcement" and k == "reasoning_effort"
-                                                    and v == "auto")}
+    method_hp = {
+        k: v
+        for k, v in hp.items()
+        if not (job.method == "reinforcement" and k == "reasoning_effort" and v == "auto")
+    }
     body: dict[str, Any] = {
         "object": "fine_tuning.job",
         "id": job.id,
@@ -246,8 +291,9 @@ def job_json(job: Job, state: SimState, *, azure: bool) -> dict[str, Any]:
         "training_file": job.training_file,
         "hyperparameters": {k: hp[k] for k in ("batch_size", "learning_rate_multiplier", "n_epochs")},
         "trained_tokens": job.trained_tokens() if status == "succeeded" else None,
-        "error": None if failure is None else {"code": failure.code, "message": failure.message,
-                                               "param": failure.param},
+        "error": None
+        if failure is None
+        else {"code": failure.code, "message": failure.message, "param": failure.param},
         "seed": job.seed,
         "estimated_finish": job.estimated_finish(now),
         "integrations": job.integrations,
@@ -267,8 +313,9 @@ def _job(state: SimState, request: Request) -> Job:
     job_id = request.path_params["job_id"]
     job = state.jobs.get(job_id)
     if job is None:
-        raise APIError(404, f"Could not find fine-tune: {job_id}", param="fine_tuning_job_id",
-                       code="fine_tune_not_found")
+        raise APIError(
+            404, f"Could not find fine-tune: {job_id}", param="fine_tuning_job_id", code="fine_tune_not_found"
+        )
     return job
 
 
@@ -279,9 +326,14 @@ async def retrieve(request: Request) -> JSONResponse:
 
 async def list_jobs(request: Request) -> JSONResponse:
     state = sim(request)
-    wanted = {k[9:-1]: v for k, v in request.query_params.items() if k.startswith("metadata[") and k.endswith("]")}
-    items = [j for j in reversed(state.jobs.values())
-             if all((j.metadata or {}).get(k) == v for k, v in wanted.items())]
+    wanted = {
+        k[9:-1]: v for k, v in request.query_params.items() if k.startswith("metadata[") and k.endswith("]")
+    }
+    items = [
+        j
+        for j in reversed(state.jobs.values())
+        if all((j.metadata or {}).get(k) == v for k, v in wanted.items())
+    ]
     chunk, has_more = page(items, request, key=lambda j: j.id)
     azure = is_azure(request)
     return JSONResponse(list_body([job_json(j, state, azure=azure) for j in chunk], has_more, ids=False))
@@ -292,8 +344,10 @@ async def cancel(request: Request) -> JSONResponse:
     job = _job(state, request)
     status = job.status(now)
     if status in TERMINAL:
-        raise invalid(f"Job {job.id} has already {status}; only jobs that have not finished can be cancelled.",
-                      param="fine_tuning_job_id")
+        raise invalid(
+            f"Job {job.id} has already {status}; only jobs that have not finished can be cancelled.",
+            param="fine_tuning_job_id",
+        )
     if job.paused_since is not None:
         job.pauses.append((job.offset(now), now - job.paused_since))
         job.paused_since = None
@@ -308,7 +362,9 @@ async def pause(request: Request) -> JSONResponse:
     job = _job(state, request)
     status = job.status(now)
     if status != "running":
-        raise invalid(f"Job {job.id} is {status}; only running jobs can be paused.", param="fine_tuning_job_id")
+        raise invalid(
+            f"Job {job.id} is {status}; only running jobs can be paused.", param="fine_tuning_job_id"
+        )
     job.record(now, "info", "Fine-tuning job paused")
     job.paused_since = now
     return JSONResponse(job_json(job, state, azure=is_azure(request)))
@@ -318,8 +374,9 @@ async def resume(request: Request) -> JSONResponse:
     state, now = sim(request), sim(request).clock.now()
     job = _job(state, request)
     if job.paused_since is None or job.status(now) != "paused":
-        raise invalid(f"Job {job.id} is {job.status(now)}; only paused jobs can be resumed.",
-                      param="fine_tuning_job_id")
+        raise invalid(
+            f"Job {job.id} is {job.status(now)}; only paused jobs can be resumed.", param="fine_tuning_job_id"
+        )
     job.pauses.append((job.offset(now), now - job.paused_since))
     job.paused_since = None
     job.record(now, "info", "Fine-tuning job resumed")
@@ -354,27 +411,32 @@ async def list_events(request: Request) -> JSONResponse:
 
 
 async def list_checkpoints(request: Request) -> JSONResponse:
-    state, azure = sim(request), is_azure(request)
+    state = sim(request)
     job = _job(state, request)
     now = state.clock.now()
     reached = job.current_step(now) if job.status(now) != "succeeded" else job.plan.total_steps
     steps = [s for s in reversed(job.checkpoint_steps()) if s <= reached]
-    data = []
+    data: list[dict[str, Any]] = []
     for step in steps:
-        ckpt_id = ("ftchkpt-" + stable_token(job.id, "ckpt", step, n=32, hex_only=True) if job.azure
-                   else "ftckpt_" + stable_token(job.id, "ckpt", step))
-        data.append({
-            "object": "fine_tuning.job.checkpoint",
-            "id": ckpt_id,
-            "created_at": int(job.time_of(job.plan.step_offset(step))),
-            "fine_tuned_model_checkpoint": checkpoint_model(job, step),
-            "fine_tuning_job_id": job.id,
-            "metrics": job.metrics(step) | {"step": float(step)},
-            "step_number": step,
-        })
-    for item in data:
-        item["metrics"].pop("total_steps", None)
-    chunk, has_more = page(data, request, key=lambda c: c["id"], default_limit=10)
+        metrics = job.metrics(step) | {"step": float(step)}
+        metrics.pop("total_steps", None)
+        ckpt_id = (
+            "ftchkpt-" + stable_token(job.id, "ckpt", step, n=32, hex_only=True)
+            if job.azure
+            else "ftckpt_" + stable_token(job.id, "ckpt", step)
+        )
+        data.append(
+            {
+                "object": "fine_tuning.job.checkpoint",
+                "id": ckpt_id,
+                "created_at": int(job.time_of(job.plan.step_offset(step))),
+                "fine_tuned_model_checkpoint": checkpoint_model(job, step),
+                "fine_tuning_job_id": job.id,
+                "metrics": metrics,
+                "step_number": step,
+            }
+        )
+    chunk, has_more = page(data, request, key=lambda c: str(c["id"]), default_limit=10)
     return JSONResponse(list_body(chunk, has_more))
 
 
@@ -389,4 +451,3 @@ def routes() -> list[BaseRoute]:
         Route("/fine_tuning/jobs/{job_id}/events", list_events, methods=["GET"]),
         Route("/fine_tuning/jobs/{job_id}/checkpoints", list_checkpoints, methods=["GET"]),
     ]
-

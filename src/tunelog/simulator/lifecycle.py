@@ -246,8 +246,12 @@ class Job:
         if self.validation_file:
             add(0.0, "info", f"Validating validation file: {self.validation_file}")
             if self.validation_file == self.training_file:
-                add(0.0, "warn", "The validation file is the training file; validation metrics will "
-                    "not show how the model generalises. Hold out separate examples for validation.")
+                add(
+                    0.0,
+                    "warn",
+                    "The validation file is the training file; validation metrics will "
+                    "not show how the model generalises. Hold out separate examples for validation.",
+                )
         if plan.invalid is not None:
             add(VALIDATE_S, "error", plan.invalid.message)
             return events
@@ -294,7 +298,9 @@ class Job:
 
     def record(self, now: float, level: str, message: str) -> None:
         """Add an event that happens now (pause, resume, cancel)."""
-        self.live_events.append(Event(self.offset(now), 10**9 + len(self.live_events), level, message, at=now))
+        self.live_events.append(
+            Event(self.offset(now), 10**9 + len(self.live_events), level, message, at=now)
+        )
 
 
 def settle(state: SimState) -> None:
@@ -324,7 +330,9 @@ def settle(state: SimState) -> None:
             )
             job.result_file_id = stored.id
         owner = job.organization_id
-        state.models[job.fine_tuned_model_id] = FineTunedModel(job.fine_tuned_model_id, finished, owner, job.id)
+        state.models[job.fine_tuned_model_id] = FineTunedModel(
+            job.fine_tuned_model_id, finished, owner, job.id
+        )
         for step in job.checkpoint_steps():
             name = checkpoint_model(job, step)
             state.models[name] = FineTunedModel(name, finished, owner, job.id)

@@ -40,11 +40,7 @@ async def list_models(request: Request) -> JSONResponse:
     settle(state)
     data = [_base(m) for m in BASE_MODELS]
     # OpenAI lists fine-tuned models but not their intermediate checkpoints.
-    data += [
-        item
-        for m in state.models
-        if ":ckpt-step-" not in m and (item := _tuned(state, m)) is not None
-    ]
+    data += [item for m in state.models if ":ckpt-step-" not in m and (item := _tuned(state, m)) is not None]
     return JSONResponse({"object": "list", "data": data})
 
 
@@ -66,7 +62,7 @@ async def delete(request: Request) -> JSONResponse:
     if model_id in BASE_MODELS:
         raise APIError(
             403,
-            f"You do not have permission to delete {model_id}: only fine-tuned models you own can be deleted.",
+            f"You do not have permission to delete {model_id}: only your fine-tuned models can be deleted.",
             param="model",
             code="model_not_deletable",
         )

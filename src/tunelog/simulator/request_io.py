@@ -43,7 +43,7 @@ async def json_body(request: Request) -> dict[str, Any]:
             "not valid JSON.)"
         ) from None
     if not isinstance(body, dict):
-        raise invalid("The request body must be a JSON object; send e.g. {\"model\": \"gpt-4o-mini\"}.")
+        raise invalid('The request body must be a JSON object; send e.g. {"model": "gpt-4o-mini"}.')
     return body
 
 

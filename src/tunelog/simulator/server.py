@@ -20,7 +20,14 @@ def _config(app: Any, *, host: str, port: int) -> Any:
     # Access logs cost more than a simulated request; lifespan is unused; "auto" picks httptools and
     # uvloop when installed (faster), else h11 and asyncio.
     return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", http="auto", loop="auto"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http="auto",
+        loop="auto",
     )
 
 
@@ -107,7 +114,7 @@ class Simulator:
         except OSError as exc:
             sock.close()
             raise OSError(
-                f"Could not bind the simulator to {self.host}:{self._port}: {exc}. Use port=0 for a free port."
+                f"Could not bind the simulator to {self.host}:{self._port}: {exc}. Pass port=0 for any."
             ) from exc
         self._port = sock.getsockname()[1]
         server = uvicorn.Server(_config(self.app, host=self.host, port=self._port))
@@ -151,7 +158,12 @@ class Simulator:
 
 
 def serve(
-    port: int = 8787, host: str = "127.0.0.1", speed: float = 1.0, seed: int = 0, *, api_key: str | None = None
+    port: int = 8787,
+    host: str = "127.0.0.1",
+    speed: float = 1.0,
+    seed: int = 0,
+    *,
+    api_key: str | None = None,
 ) -> None:
     """Serve the simulator in the foreground until interrupted (``tunelog simulator`` calls this)."""
     import uvicorn

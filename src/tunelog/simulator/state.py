@@ -189,7 +189,13 @@ class SimState:
         return int(self.clock.now())
 
     def add_file(
-        self, filename: str, purpose: str, content: bytes, *, azure: bool = False, created_at: int | None = None
+        self,
+        filename: str,
+        purpose: str,
+        content: bytes,
+        *,
+        azure: bool = False,
+        created_at: int | None = None,
     ) -> StoredFile:
         file_id = self.ids.azure("file-") if azure else self.ids.openai("file-", 22)
         stored = StoredFile(

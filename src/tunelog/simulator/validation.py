@@ -18,7 +18,16 @@ from tunelog.simulator import tokens
 MIN_EXAMPLES = 10
 LEGACY_MODELS = ("babbage-002", "davinci-002")
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
-_MESSAGE_KEYS = {"role", "content", "name", "tool_calls", "function_call", "weight", "tool_call_id", "refusal"}
+_MESSAGE_KEYS = {
+    "role",
+    "content",
+    "name",
+    "tool_calls",
+    "function_call",
+    "weight",
+    "tool_call_id",
+    "refusal",
+}
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,9 @@ def _check_messages(messages: Any, where: str, *, need_assistant: bool) -> None:
             raise _Bad(f"{where}, message {m}: unrecognized key {unknown[0]!r}.")
         role = msg.get("role")
         if role not in _ROLES:
-            raise _Bad(f"{where}, message {m}: invalid role {role!r}; use one of {', '.join(sorted(_ROLES))}.")
+            raise _Bad(
+                f"{where}, message {m}: invalid role {role!r}; use one of {', '.join(sorted(_ROLES))}."
+            )
         content = msg.get("content")
         calls = msg.get("tool_calls") or msg.get("function_call")
         if content is None and not (role == "assistant" and calls):
@@ -125,7 +136,9 @@ def check(content: bytes, *, method: str, model: str, param: str = "training_fil
         return FileProblem(code, prefix + "Invalid file format. " + str(exc), param)
     if param == "training_file" and n < MIN_EXAMPLES:
         return FileProblem(
-            code, prefix + f"Training file has {n} example(s), but must have at least {MIN_EXAMPLES} examples.", param
+            code,
+            prefix + f"Training file has {n} example(s), but must have at least {MIN_EXAMPLES} examples.",
+            param,
         )
     if n == 0:
         return FileProblem(code, prefix + "The file has no examples.", param)

@@ -1,9 +1,10 @@
 """``SQLStore``: the :class:`~tunelog.store.base.Store` on SQLite (stdlib ``sqlite3``).
 
-The only module with SQL for runs and history (artifacts: :mod:`tunelog.store.sql_artifacts`,
-filters: :mod:`tunelog.store.sql_filters`). Plain ``sqlite3`` rather than SQLAlchemy keeps
-``import tunelog`` fast; the SQL stays close to what PostgreSQL also accepts (``ON CONFLICT``,
-``json_extract`` behind one function) so a second dialect can follow.
+The SQL for runs and history lives here; artifacts in :mod:`tunelog.store.sql_artifacts`, events
+and spans in :mod:`tunelog.store.sql_spans`, filters in :mod:`tunelog.store.sql_filters`. Plain
+``sqlite3`` rather than SQLAlchemy keeps ``import tunelog`` fast; the SQL stays close to what
+PostgreSQL also accepts (``ON CONFLICT``, ``json_extract`` behind one function) so a second dialect
+can follow.
 
 Storage choices:
 
@@ -40,6 +41,7 @@ from tunelog.store.migrations import migrate
 from tunelog.store.sql_artifacts import ArtifactTables
 from tunelog.store.sql_common import chunks, dumps, marks, require_run, run_pk
 from tunelog.store.sql_filters import compile_filter, compile_order
+from tunelog.store.sql_spans import EventSpanTables, delete_run_events_and_spans, write_events, write_spans
 from tunelog.store.sqlite_conn import Connections, begin_immediate, retry_locked
 
 log = logging.getLogger("tunelog")
@@ -134,7 +136,7 @@ def encode_changes(changes: Mapping[str, Any]) -> tuple[str, list[Any]]:
     return sets, [_encode_field(f, v) for f, v in changes.items()]
 
 
-class SQLStore(ArtifactTables):
+class SQLStore(ArtifactTables, EventSpanTables):
     """The store on one SQLite file (or an in-memory database when ``path`` is None).
 
     Opening runs pending schema migrations (see :mod:`tunelog.store.migrations`). Safe to use from
@@ -274,6 +276,7 @@ class SQLStore(ArtifactTables):
             conn.execute("DELETE FROM history_keys WHERE run_pk = ?", (pk,))
             conn.execute("DELETE FROM blob_refs WHERE run_pk = ?", (pk,))
             conn.execute("DELETE FROM artifact_usage WHERE run_pk = ?", (pk,))
+            delete_run_events_and_spans(conn, pk)
             conn.execute("UPDATE versions SET logged_by = NULL WHERE logged_by = ?", (pk,))
             conn.execute("DELETE FROM runs WHERE pk = ?", (pk,))
 
@@ -286,11 +289,18 @@ class SQLStore(ArtifactTables):
         updates = [(key, *encode_changes(changes)) for key, changes in batch.run_updates.items() if changes]
 
         def tx(conn: sqlite3.Connection) -> int:
+            pks: dict[RunKey, int | None] = {}
+
+            def pk_of(key: RunKey) -> int | None:
+                if key not in pks:
+                    pks[key] = run_pk(conn, key)
+                return pks[key]
+
             dropped = 0
             for key, rows in batch.history.items():
                 if not rows:
                     continue
-                pk = run_pk(conn, key)
+                pk = pk_of(key)
                 if pk is None:  # deleted while it was logging
                     dropped += len(rows)
                     continue
@@ -301,6 +311,8 @@ class SQLStore(ArtifactTables):
                 conn.execute(
                     "UPDATE runs SET last_step = max(coalesce(last_step, ?), ?) WHERE pk = ?", (top, top, pk)
                 )
+            dropped += write_events(conn, pk_of, batch.events)
+            dropped += write_spans(conn, pk_of, batch.spans)
             for key, sets, values in updates:
                 conn.execute(
                     f"UPDATE runs SET {sets} WHERE entity = ? AND project = ? AND run_id = ?",
@@ -308,12 +320,12 @@ class SQLStore(ArtifactTables):
                 )
             return dropped
 
-        dropped = self._conns.write(tx, "writing history")
+        dropped = self._conns.write(tx, "writing history, events and spans")
         if dropped:
             if not self._dropped_rows:
                 log.warning(
-                    "tunelog: dropped %d history rows for runs that no longer exist in %s (deleted "
-                    "while logging); further drops are counted silently.",
+                    "tunelog: dropped %d history rows, events or spans of runs that no longer exist in "
+                    "%s (deleted while logging); further drops are counted silently.",
                     dropped,
                     self.location,
                 )
