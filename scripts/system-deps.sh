@@ -3,7 +3,7 @@
 # otherwise prints the command to run. Add a package here when a test starts to need one.
 set -euo pipefail
 # command-to-check:debian-package
-needed=()
+needed=(chromium:chromium)
 missing=()
 for pair in "${needed[@]}"; do
   cmd=${pair%%:*}; pkg=${pair##*:}

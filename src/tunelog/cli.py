@@ -274,9 +274,10 @@ def gc(ctx: click.Context, grace: float) -> None:
 @click.option("--port", type=int, default=8787, show_default=True)
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Fine-tuning clock speed factor.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--api-key", help="Accept only this key (default: any non-empty key).")
 @_friendly
-def simulator(host: str, port: int, speed: float, seed: int) -> None:
+def simulator(host: str, port: int, speed: float, seed: int, api_key: str | None) -> None:
     """Serve the OpenAI API simulator (OPENAI_BASE_URL=http://HOST:PORT/v1)."""
     from tunelog.simulator.server import serve
 
-    serve(port=port, host=host, speed=speed, seed=seed)
+    serve(port=port, host=host, speed=speed, seed=seed, api_key=api_key)

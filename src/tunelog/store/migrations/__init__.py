@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from tunelog.errors import SchemaTooNewError
-from tunelog.store.migrations import m0001_initial, m0002_events_spans
+from tunelog.store.migrations import m0001_initial, m0002_events_spans, m0003_views_reports
 
 
 class Migration(Protocol):
@@ -29,7 +29,7 @@ class Migration(Protocol):
     def apply(self, conn: sqlite3.Connection) -> None: ...
 
 
-MIGRATIONS: tuple[Migration, ...] = (m0001_initial, m0002_events_spans)
+MIGRATIONS: tuple[Migration, ...] = (m0001_initial, m0002_events_spans, m0003_views_reports)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
