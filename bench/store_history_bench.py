@@ -53,6 +53,9 @@ def bench(steps: int, batch: int) -> None:
         page = store.read_history(key, min_step=100_000, limit=5_000)
         page_s = time.perf_counter() - t0
         t0 = time.perf_counter()
+        everything = store.read_history(key)
+        all_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
         rerun = rows[:50_000]  # a resumed fine-tune sync rewriting steps it already wrote
         store.write(WriteBatch(history={key: rerun}))
         upsert_s = time.perf_counter() - t0
@@ -60,11 +63,12 @@ def bench(steps: int, batch: int) -> None:
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
         store.close()
     assert run is not None and run.last_step == steps - 1 and len(points) == 100_000 and len(page) == 5_000
+    assert len(everything) == len(rows)
     n = len(rows)
     print(
         f"batch {batch:>7,}: write {n:,} rows in {write_s:.2f} s = {n / write_s:,.0f} rows/s; "
         f"re-upsert 50,000 in {upsert_s:.2f} s; one key 100k points {one_key_s * 1000:.0f} ms; "
-        f"5,000-row page {page_s * 1000:.0f} ms; file {size / 1e6:.0f} MB"
+        f"5,000-row page {page_s * 1000:.0f} ms; all rows {all_s:.2f} s; file {size / 1e6:.0f} MB"
     )
 
 

@@ -433,3 +433,116 @@ class Api:
         the last ``grace_seconds``, when other processes may be logging at the same time)."""
         self._backend.writer.flush()
         return collect_garbage(self._backend, grace_seconds)
+
+    # -- dashboard reads and records (used by tunelog.web; plain Python too) ------------------------
+    def project_stats(self, entity: str | None = None) -> list[Any]:
+        """Every project with its run and artifact counts and last activity (``ProjectStats``)."""
+        return self._backend.store.project_stats(entity)
+
+    def runs_page(
+        self,
+        path: str,
+        filters: Mapping[str, Any] | None = None,
+        order: str | None = "-created_at",
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[ApiRun], str | None]:
+        """One page of :meth:`runs` and the cursor of the next page (``None`` after the last)."""
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        page = self._backend.store.list_runs_page(
+            entity, project, parse_filter(filters), parse_order(order), cursor, limit
+        )
+        runs = [ApiRun(self._backend, _settle(self._backend, r)) for r in page.runs]
+        return runs, page.next_cursor
+
+    def _run_key(self, path: str) -> RunKey:
+        p = parse_run_path(path, entity=self.settings.entity)
+        return RunKey(p.entity, p.project, p.run_id)
+
+    def metric_keys(self, run_path: str) -> list[Any]:
+        """A run's history keys with their numeric point counts (``MetricKeyInfo``)."""
+        return self._backend.store.metric_keys(self._run_key(run_path))
+
+    def metric(
+        self,
+        run_path: str,
+        key: str,
+        max_points: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Any:
+        """A metric of a run for charting, downsampled to ``max_points`` buckets (``MetricSeries``)."""
+        return self._backend.store.read_metric(self._run_key(run_path), key, max_points, min_step, max_step)
+
+    def run_table(self, run_path: str, key: str, step: int | None = None) -> Any:
+        """A paging reader (``columns``, ``nrows``, ``page``, ``search``) over a table a run logged."""
+        from tunelog.table import TableReader
+
+        rows = [
+            r
+            for r in self._backend.store.read_history(self._run_key(run_path), keys=[key])
+            if isinstance(r.value, dict) and r.value.get("_type") == "table-ref"
+        ]
+        if step is not None:
+            rows = [r for r in rows if r.step == step]
+        if not rows:
+            raise ReferenceNotFound(f"Run {run_path} logged no table under {key!r}.")
+        return TableReader(self._backend.blobs, rows[-1].value["sha256"])
+
+    def span_stats(
+        self,
+        path: str,
+        run: str | None = None,
+        start_after: float | None = None,
+        start_before: float | None = None,
+        buckets: int = 60,
+    ) -> list[Any]:
+        """Calls, tokens, cost and errors per time bucket and model (``SpanStat``)."""
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        key = RunKey(entity, project, run) if run else None
+        return self._backend.store.span_stats(entity, project, key, start_after, start_before, buckets)
+
+    def views(self, path: str) -> list[Any]:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        return self._backend.store.list_views(entity, project)
+
+    def view(self, path: str, name: str) -> Any:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        found = self._backend.store.get_view(entity, project, name)
+        if found is None:
+            raise ReferenceNotFound(f"No saved view {name!r} in {entity}/{project}.")
+        return found
+
+    def save_view(self, path: str, name: str, spec: Mapping[str, Any]) -> Any:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        if not name.strip():
+            raise UsageError("A saved view needs a name.")
+        return self._backend.store.save_view(entity, project, name.strip(), spec)
+
+    def delete_view(self, path: str, name: str) -> None:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        self._backend.store.delete_view(entity, project, name)
+
+    def reports(self, path: str) -> list[Any]:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        return self._backend.store.list_reports(entity, project)
+
+    def report(self, path: str, report_id: int) -> Any:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        found = self._backend.store.get_report(entity, project, report_id)
+        if found is None:
+            raise ReferenceNotFound(f"No report {report_id} in {entity}/{project}.")
+        return found
+
+    def save_report(
+        self, path: str, title: str, body: Mapping[str, Any], report_id: int | None = None
+    ) -> Any:
+        """Create a report, or replace report ``report_id``'s title and body (``ReportRecord``)."""
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        return self._backend.store.save_report(
+            entity, project, title.strip() or "Untitled report", body, report_id
+        )
+
+    def delete_report(self, path: str, report_id: int) -> None:
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        self._backend.store.delete_report(entity, project, report_id)

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 if TYPE_CHECKING:
     from tunelog.runs import Run
-    from tunelog.store.base import RunKey, SpanRecord
-    from tunelog.writer import Writer
+    from tunelog.store.base import SpanRecord
 
 log = logging.getLogger("tunelog")
 
@@ -57,15 +56,14 @@ def new_trace_id() -> str:
 
 
 class SpanContext:
-    """What is current while a span is open: its ids and where its children are recorded."""
+    """What is current while a span is open: its ids and the run its children are recorded into."""
 
-    __slots__ = ("run", "span_id", "trace_id", "writer")
+    __slots__ = ("run", "span_id", "trace_id")
 
-    def __init__(self, span_id: str, trace_id: str, run: RunKey | None, writer: Writer | None) -> None:
+    def __init__(self, span_id: str, trace_id: str, run: Run | None) -> None:
         self.span_id = span_id
         self.trace_id = trace_id
         self.run = run
-        self.writer = writer
 
 
 _current: contextvars.ContextVar[SpanContext | None] = contextvars.ContextVar("tunelog_span", default=None)
@@ -86,15 +84,23 @@ def set_fallback_run(run: Run | None) -> None:
     _Fallback.run = run
 
 
-def sink() -> tuple[RunKey, Writer] | None:
-    """Where a span opened now is recorded: the active run, else autolog's run; None if neither."""
-    from tunelog.session import active_run
+class _Session:
+    """``tunelog.session.active_run``, imported on first use (not at ``import tunelog``)."""
 
-    run = active_run() or _Fallback.run
+    active_run: Callable[[], Run | None] | None = None
+
+
+def sink_run() -> Run | None:
+    """The run a span opened now is recorded into: the active run, else autolog's; None if neither."""
+    get = _Session.active_run
+    if get is None:
+        from tunelog.session import active_run
+
+        get = _Session.active_run = active_run
+    run = get() or _Fallback.run
     if run is None or run.disabled:
         return None
-    # The writer is the run's own (a run of another data directory has another writer).
-    return run.key, run._writer
+    return run
 
 
 def propagate(fn: Callable[P, R]) -> Callable[P, R]:
@@ -177,12 +183,10 @@ class Span:
     def __enter__(self) -> Span:
         parent = _current.get()
         if parent is not None:
-            ctx = SpanContext(new_span_id(), parent.trace_id, parent.run, parent.writer)
+            ctx = SpanContext(new_span_id(), parent.trace_id, parent.run)
             self._parent_id = parent.span_id
         else:
-            where = sink()
-            run, writer = where if where is not None else (None, None)
-            ctx = SpanContext(new_span_id(), new_trace_id(), run, writer)
+            ctx = SpanContext(new_span_id(), new_trace_id(), sink_run())
             self._parent_id = None
         self._ctx = ctx
         self._token = _current.set(ctx)
@@ -199,12 +203,13 @@ class Span:
             except ValueError:  # exited in another context (a generator resumed elsewhere)
                 _current.set(None)
         ctx = self._ctx
-        if ctx is None or ctx.writer is None or ctx.run is None:
+        if ctx is None or ctx.run is None:
             return
         parent_id = self._parent_id
         error = ev if isinstance(ev, BaseException) else None
         record = functools.partial(_build_span, self, ctx, parent_id, end_ns, error)
-        if not ctx.writer.span(record):
+        # The run's own writer: a run of another data directory has another one.
+        if not ctx.run._writer.span(record):
             _dropped.add()
 
     async def __aenter__(self) -> Span:
@@ -249,7 +254,7 @@ def _build_span(
         span_id=ctx.span_id,
         trace_id=ctx.trace_id,
         parent_id=parent_id,
-        run=ctx.run,
+        run=ctx.run.key,
         name=span.name,
         kind=span.kind,
         start_time=wall(span.start_ns),

@@ -92,7 +92,7 @@ def test_deleting_a_run_deletes_its_events_and_spans(store: SQLStore) -> None:
     ))  # fmt: skip
     store.delete_run(gone)
     assert store.read_events(kept) != [] and store.count_spans("e", "p", SpanQuery()) == 1
-    store.create_run(replace(store.get_run(kept), key=gone))  # type: ignore[arg-type]
+    store.create_run(replace(store.get_run(kept), key=gone))  # type: ignore[arg-type, type-var]
     assert store.read_events(gone) == []
 
 

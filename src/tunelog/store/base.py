@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tunelog.filters import Filter, Order
 
@@ -74,10 +74,10 @@ RUN_MUTABLE_FIELDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
+class HistoryRow(NamedTuple):
     """One metric point. ``value`` is a float for numbers and bools, else a JSON value (``None`` for
-    a logged None/NaN is kept as JSON null)."""
+    a logged None/NaN is kept as JSON null). A tuple, not a dataclass: a million of them are made
+    per million points logged, and a tuple costs a fifth of a frozen dataclass to build."""
 
     step: int
     key: str
@@ -339,3 +339,142 @@ class Store(Protocol):
 
     # -- lifecycle --------------------------------------------------------------------------------
     def close(self) -> None: ...
+
+    # -- dashboard ----------------------------------------------------------------------------------
+    def project_stats(self, entity: str | None = None) -> list[ProjectStats]:
+        """Every project (of ``entity``) with its run and artifact counts and last activity."""
+        ...
+
+    def list_runs_page(
+        self,
+        entity: str,
+        project: str,
+        filter: Filter | None,
+        order: Order,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> RunPage:
+        """One page of runs after ``cursor`` (the previous page's ``next_cursor``), keyset-paged."""
+        ...
+
+    def metric_keys(self, key: RunKey) -> list[MetricKeyInfo]:
+        """A run's history keys, each with its count of numeric points (and, if none, its last value)."""
+        ...
+
+    def read_metric(
+        self,
+        key: RunKey,
+        metric: str,
+        max_points: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> MetricSeries:
+        """A metric's numeric points in step order, downsampled to at most ``max_points`` buckets."""
+        ...
+
+    def span_stats(
+        self,
+        entity: str,
+        project: str,
+        run: RunKey | None = None,
+        start_after: float | None = None,
+        start_before: float | None = None,
+        buckets: int = 60,
+    ) -> list[SpanStat]:
+        """Calls, tokens, cost and errors per time bucket and model."""
+        ...
+
+    def save_view(self, entity: str, project: str, name: str, spec: Mapping[str, Any]) -> SavedView: ...
+
+    def get_view(self, entity: str, project: str, name: str) -> SavedView | None: ...
+
+    def list_views(self, entity: str, project: str) -> list[SavedView]: ...
+
+    def delete_view(self, entity: str, project: str, name: str) -> None: ...
+
+    def save_report(
+        self, entity: str, project: str, title: str, body: Mapping[str, Any], report_id: int | None = None
+    ) -> ReportRecord:
+        """Create a report (``report_id=None``) or replace one's title and body."""
+        ...
+
+    def get_report(self, entity: str, project: str, report_id: int) -> ReportRecord | None: ...
+
+    def list_reports(self, entity: str, project: str) -> list[ReportRecord]: ...
+
+    def delete_report(self, entity: str, project: str, report_id: int) -> None: ...
+
+
+# -- dashboard records --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ProjectStats:
+    entity: str
+    project: str
+    runs: int
+    running: int
+    last_activity: float | None
+    artifacts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """A page of runs; pass ``next_cursor`` back for the next page (``None``: this was the last)."""
+
+    runs: list[RunRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricKeyInfo:
+    name: str
+    points: int  # numeric points; 0 for keys that hold tables, media or text
+    last_value: Any = None  # the last non-numeric value, when there are no numeric points
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """A metric for a chart. When ``downsampled``, each point is a bucket of equal step width:
+    ``steps`` its mean step, ``values`` its mean, ``mins``/``maxs`` its range, ``times`` its last time."""
+
+    key: str
+    steps: list[float]
+    values: list[float]
+    mins: list[float]
+    maxs: list[float]
+    times: list[float]
+    total: int
+    downsampled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SpanStat:
+    start: float
+    width: float
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    errors: int
+    mean_latency: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedView:
+    entity: str
+    project: str
+    name: str
+    spec: Mapping[str, Any]
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    id: int
+    entity: str
+    project: str
+    title: str
+    body: Mapping[str, Any]
+    created_at: float
+    updated_at: float

@@ -19,6 +19,8 @@ Concurrency (threads and processes): see :mod:`tunelog.store.sqlite_conn`.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import sqlite3
@@ -42,6 +44,7 @@ from tunelog.store.sql_artifacts import ArtifactTables
 from tunelog.store.sql_common import chunks, dumps, marks, require_run, run_pk
 from tunelog.store.sql_filters import compile_filter, compile_order
 from tunelog.store.sql_spans import EventSpanTables, delete_run_events_and_spans, write_events, write_spans
+from tunelog.store.sql_ui import DashboardTables
 from tunelog.store.sqlite_conn import Connections, begin_immediate, retry_locked
 
 log = logging.getLogger("tunelog")
@@ -72,8 +75,8 @@ _FIELD_COLUMNS = {
 _JSON_FIELDS = frozenset({"config", "summary", "meta"})
 _DEFAULT_ORDER = Order("created_at", (), True)
 _UPSERT_HISTORY = (
-    "INSERT INTO history (run_pk, key_id, step, num, val, time) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (run_pk, key_id, step) DO UPDATE SET num = excluded.num, val = excluded.val, "
+    "INSERT INTO history (key_id, step, num, val, time) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (key_id, step) DO UPDATE SET num = excluded.num, val = excluded.val, "
     "time = excluded.time"
 )
 
@@ -136,7 +139,7 @@ def encode_changes(changes: Mapping[str, Any]) -> tuple[str, list[Any]]:
     return sets, [_encode_field(f, v) for f, v in changes.items()]
 
 
-class SQLStore(ArtifactTables, EventSpanTables):
+class SQLStore(ArtifactTables, EventSpanTables, DashboardTables):
     """The store on one SQLite file (or an in-memory database when ``path`` is None).
 
     Opening runs pending schema migrations (see :mod:`tunelog.store.migrations`). Safe to use from
@@ -272,7 +275,9 @@ class SQLStore(ArtifactTables, EventSpanTables):
     def delete_run(self, key: RunKey) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             pk = require_run(conn, key)
-            conn.execute("DELETE FROM history WHERE run_pk = ?", (pk,))
+            conn.execute(
+                "DELETE FROM history WHERE key_id IN (SELECT id FROM history_keys WHERE run_pk = ?)", (pk,)
+            )
             conn.execute("DELETE FROM history_keys WHERE run_pk = ?", (pk,))
             conn.execute("DELETE FROM blob_refs WHERE run_pk = ?", (pk,))
             conn.execute("DELETE FROM artifact_usage WHERE run_pk = ?", (pk,))
@@ -305,9 +310,9 @@ class SQLStore(ArtifactTables, EventSpanTables):
                     dropped += len(rows)
                     continue
                 ids = _key_ids(conn, pk, {r.key for r in rows})
-                params = _history_params(pk, ids, rows)
+                params = _history_params(ids, rows)
                 conn.executemany(_UPSERT_HISTORY, params)
-                top = max(p[2] for p in params)
+                top = max(p[1] for p in params)
                 conn.execute(
                     "UPDATE runs SET last_step = max(coalesce(last_step, ?), ?) WHERE pk = ?", (top, top, pk)
                 )
@@ -339,32 +344,30 @@ class SQLStore(ArtifactTables, EventSpanTables):
         max_step: int | None = None,
         limit: int | None = None,
     ) -> list[HistoryRow]:
+        # One range scan per key (each already in step order, the key's name bound into its rows),
+        # merged by (step, name): reads only as many rows per key as the result can use.
+        cond, bounds = "", []
+        if min_step is not None:
+            cond += " AND step >= ?"
+            bounds.append(int(min_step))
+        if max_step is not None:
+            cond += " AND step <= ?"
+            bounds.append(int(max_step))
+        cap = -1 if limit is None else max(0, int(limit))
+        sql = f"SELECT step, ?, num, val, time FROM history WHERE key_id = ?{cond} ORDER BY step LIMIT ?"
+
         def tx(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             pk = run_pk(conn, key)
-            if pk is None:
+            if pk is None or cap == 0:
                 return []
-            where, args = ["h.run_pk = ?"], [pk]
-            if keys is not None:
-                ids = list(_existing_key_ids(conn, pk, list(dict.fromkeys(keys))).values())
-                if not ids:
-                    return []
-                where.append(f"h.key_id IN ({marks(len(ids))})")
-                args.extend(ids)
-            if min_step is not None:
-                where.append("h.step >= ?")
-                args.append(int(min_step))
-            if max_step is not None:
-                where.append("h.step <= ?")
-                args.append(int(max_step))
-            sql = (
-                "SELECT h.step, k.name, h.num, h.val, h.time FROM history h "
-                f"JOIN history_keys k ON k.id = h.key_id WHERE {' AND '.join(where)} "
-                "ORDER BY h.step, k.name"
-            )
-            if limit is not None:
-                sql += " LIMIT ?"
-                args.append(max(0, int(limit)))
-            return conn.execute(sql, args).fetchall()
+            if keys is None:
+                named = conn.execute("SELECT name, id FROM history_keys WHERE run_pk = ?", (pk,)).fetchall()
+            else:
+                named = list(_existing_key_ids(conn, pk, list(dict.fromkeys(keys))).items())
+            scans = [conn.execute(sql, (name, key_id, *bounds, cap)) for name, key_id in named]
+            # (step, name) is unique across the scans, so tuples never compare beyond it.
+            merged = scans[0] if len(scans) == 1 else heapq.merge(*scans)
+            return list(merged if limit is None else itertools.islice(merged, cap))
 
         rows = self._conns.read(tx, f"reading the history of run {key}")
         return [HistoryRow(r[0], r[1], r[2] if r[3] is None else json.loads(r[3]), r[4]) for r in rows]
@@ -430,15 +433,15 @@ def _key_ids(conn: sqlite3.Connection, pk: int, names: set[str]) -> dict[str, in
     return ids
 
 
-def _history_params(pk: int, ids: Mapping[str, int], rows: Sequence[HistoryRow]) -> list[tuple[Any, ...]]:
+def _history_params(ids: Mapping[str, int], rows: Sequence[HistoryRow]) -> list[tuple[Any, ...]]:
     # The hot loop of a 1M-point log: floats and bools go straight in, the rest through _encode_value.
     out: list[tuple[Any, ...]] = []
     append = out.append
     for r in rows:
         v = r.value
         if type(v) is float or type(v) is bool:
-            append((pk, ids[r.key], r.step, v, None, r.time))
+            append((ids[r.key], r.step, v, None, r.time))
         else:
             num, text = _encode_value(v)
-            append((pk, ids[r.key], r.step, num, text, r.time))
+            append((ids[r.key], r.step, num, text, r.time))
     return out

