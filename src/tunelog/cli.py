@@ -281,3 +281,8 @@ def simulator(host: str, port: int, speed: float, seed: int, api_key: str | None
     from tunelog.simulator.server import serve
 
     serve(port=port, host=host, speed=speed, seed=seed, api_key=api_key)
+
+
+from tunelog.integration.openai.sync_cli import sync  # noqa: E402  (fine-tune sync: its own module)
+
+main.add_command(sync)

@@ -19,8 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from tunelog.history import scalar
-from tunelog.store.base import HistoryRow, RunEvent, RunKey, SpanRecord, Store, WriteBatch
+from tunelog.store.base import RunEvent, RunKey, SpanRecord, Store, WriteBatch
 
 log = logging.getLogger("tunelog")
 
@@ -197,12 +196,10 @@ class Writer:
                 kind = item[0]
                 if kind == _LOG:
                     _, key, step, values, t = item
-                    out = batch.history.get(key)
+                    out = batch.steps.get(key)
                     if out is None:
-                        out = batch.history[key] = []
-                    for k, v in values.items():
-                        _, val = scalar(v)
-                        out.append(HistoryRow(step, k, val, t))
+                        out = batch.steps[key] = []
+                    out.append((step, t, values))
                     rows += len(values)
                 elif kind == _SPAN:
                     span = item[1]
@@ -265,7 +262,7 @@ class Writer:
                 return
             except Exception as exc:
                 if attempt == 3:
-                    n = sum(len(r) for r in batch.history.values()) + len(batch.spans)
+                    n = sum(len(r) for r in batch.steps.values()) + len(batch.spans)
                     self.failures.record(f"writing {n} rows to the store", exc)
                     return
                 time.sleep(0.05 * (2**attempt))

@@ -144,13 +144,16 @@ class WriteBatch:
     """What the background writer commits in one transaction, for any number of runs."""
 
     history: dict[RunKey, list[HistoryRow]] = field(default_factory=dict)
+    # Whole steps as ``run.log`` queued them: ``(step, time, {key: value})``. The store flattens them
+    # itself, which spares building a HistoryRow per point on the hot write path.
+    steps: dict[RunKey, list[tuple[int, float, Mapping[str, Any]]]] = field(default_factory=dict)
     # Whole-value replacements of a run's JSON columns / fields, applied after the history rows.
     run_updates: dict[RunKey, dict[str, Any]] = field(default_factory=dict)
     events: dict[RunKey, list[RunEvent]] = field(default_factory=dict)
     spans: list[SpanRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.history or self.run_updates or self.events or self.spans)
+        return bool(self.history or self.steps or self.run_updates or self.events or self.spans)
 
 
 @dataclass(frozen=True, slots=True)

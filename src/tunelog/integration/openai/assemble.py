@@ -76,7 +76,10 @@ def from_response(api: str, body: Any) -> tuple[Any, dict[str, Any] | None, str 
     out = {k: v for k, v in body.items() if k not in drop}
     if api == "images":
         out["data"] = [
-            {k: (f"<{len(v)} chars>" if k in _BIG_STRINGS and isinstance(v, str) else v) for k, v in d.items()}
+            {
+                k: (f"<{len(v)} chars>" if k in _BIG_STRINGS and isinstance(v, str) else v)
+                for k, v in d.items()
+            }
             for d in out.get("data") or []
             if isinstance(d, Mapping)
         ]
@@ -133,7 +136,12 @@ def _choice_chunks(chunks: list[Any], chat: bool) -> Assembled:
                 i = _g(tc, "index") or 0
                 acc = slot["tool_calls"].get(i)
                 if acc is None:
-                    acc = slot["tool_calls"][i] = {"id": None, "type": "function", "name": "", "arguments": []}
+                    acc = slot["tool_calls"][i] = {
+                        "id": None,
+                        "type": "function",
+                        "name": "",
+                        "arguments": [],
+                    }
                 if _g(tc, "id"):
                     acc["id"] = _g(tc, "id")
                 fn = _g(tc, "function")
@@ -212,7 +220,10 @@ def estimate_usage(
     m = asm.model or model or "gpt-4o-mini"
     try:
         if api == "chat":
-            msgs = [dict(x) if isinstance(x, Mapping) else {"content": str(x)} for x in kwargs.get("messages") or ()]
+            msgs = [
+                dict(x) if isinstance(x, Mapping) else {"content": str(x)}
+                for x in kwargs.get("messages") or ()
+            ]
             for x in msgs:
                 if not isinstance(x.get("content"), str):
                     x["content"] = str(x.get("content") or "")
@@ -235,7 +246,11 @@ def strip_content(outputs: Any) -> Any:
     """Outputs without generated text or tool arguments (``capture_content=False``)."""
     if isinstance(outputs, Mapping):
         return {
-            k: ("…" if k in ("content", "text", "arguments", "output_text", "refusal") and v else strip_content(v))
+            k: (
+                "…"
+                if k in ("content", "text", "arguments", "output_text", "refusal") and v
+                else strip_content(v)
+            )
             for k, v in outputs.items()
         }
     if isinstance(outputs, list):

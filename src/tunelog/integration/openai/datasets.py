@@ -166,7 +166,9 @@ def _last(messages: list[Any], roles: tuple[str, ...]) -> str | None:
 
 def _output_text(value: Any) -> str | None:
     if isinstance(value, list):
-        return _last(value, ("assistant",)) or _text([_text(v.get("content")) for v in value if isinstance(v, dict)])
+        return _last(value, ("assistant",)) or _text(
+            [_text(v.get("content")) for v in value if isinstance(v, dict)]
+        )
     if isinstance(value, dict):
         return _text(value.get("content"))
     return None if value is None else str(value)
@@ -183,7 +185,11 @@ def classify(obj: Any) -> Example:
         extra = {k: v for k, v in obj.items() if k not in _CHAT_KEYS}
         kind = "reinforcement" if extra else "chat"
         system = next(
-            (_text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") in ("system", "developer")),
+            (
+                _text(m.get("content"))
+                for m in messages
+                if isinstance(m, dict) and m.get("role") in ("system", "developer")
+            ),
             None,
         )
         ex = Example(
@@ -203,13 +209,21 @@ def classify(obj: Any) -> Example:
             ex.texts.append(json.dumps(ex.cells["tools"], ensure_ascii=False))
         return ex
     if "preferred_output" in obj or "non_preferred_output" in obj:
-        inp = obj.get("input") if isinstance(obj.get("input"), dict) else {}
-        messages = inp.get("messages") if isinstance(inp.get("messages"), list) else []
+        found = obj.get("input")
+        inp: dict[str, Any] = found if isinstance(found, dict) else {}
+        listed = inp.get("messages")
+        messages = listed if isinstance(listed, list) else []
         system = next(
-            (_text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") in ("system", "developer")),
+            (
+                _text(m.get("content"))
+                for m in messages
+                if isinstance(m, dict) and m.get("role") in ("system", "developer")
+            ),
             None,
         )
-        rest = {k: v for k, v in obj.items() if k not in ("input", "preferred_output", "non_preferred_output")}
+        rest = {
+            k: v for k, v in obj.items() if k not in ("input", "preferred_output", "non_preferred_output")
+        }
         ex = Example(
             "dpo",
             {
@@ -249,7 +263,7 @@ def classify(obj: Any) -> Example:
 def count_tokens(ex: Example, encoding: str) -> int:
     """Tokens of one example under ``encoding`` (chat framing as in OpenAI's cookbook)."""
     tok = _tokenizer(encoding)
-    return ex.fixed_tokens + sum(tok.count(t) for t in ex.texts if t)
+    return ex.fixed_tokens + sum(int(tok.count(t)) for t in ex.texts if t)
 
 
 def table_row(obj: Any, columns: Sequence[str]) -> list[Any]:
@@ -293,7 +307,9 @@ def check_example(ex: Example, obj: Any, method: str | None) -> list[str]:
                 problems.append(f"message {i} is not an object; write {{'role': ..., 'content': ...}}")
                 continue
             if m.get("role") not in _ROLES:
-                problems.append(f"message {i} has role {m.get('role')!r}; use system, user, assistant or tool")
+                problems.append(
+                    f"message {i} has role {m.get('role')!r}; use system, user, assistant or tool"
+                )
             if m.get("content") in (None, "") and not (m.get("tool_calls") or m.get("function_call")):
                 problems.append(f"message {i} ({m.get('role')}) has no content; give it content or remove it")
             if "weight" in m and m["weight"] not in (0, 1):
@@ -312,11 +328,14 @@ def check_example(ex: Example, obj: Any, method: str | None) -> list[str]:
                 problems.append(f"'{key}' must be a list holding one assistant message")
         if not (isinstance(obj.get("input"), dict) and isinstance(obj["input"].get("messages"), list)):
             problems.append("'input' must be an object with 'messages'")
-    elif ex.format == "prompt_completion":
-        if not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("completion"), str):
-            problems.append("'prompt' and 'completion' must both be strings")
+    elif ex.format == "prompt_completion" and not (
+        isinstance(obj.get("prompt"), str) and isinstance(obj.get("completion"), str)
+    ):
+        problems.append("'prompt' and 'completion' must both be strings")
     if method == "dpo" and ex.format != "dpo":
-        problems.append(f"a {ex.format} example in a DPO job; DPO needs input/preferred/non_preferred outputs")
+        problems.append(
+            f"a {ex.format} example in a DPO job; DPO needs input/preferred/non_preferred outputs"
+        )
     return problems
 
 
@@ -401,7 +420,11 @@ class DatasetScanner:
             self._rest = b""
         st = self.stats
         if st.examples == 0:
-            self._warn("has no examples" + (" (it is empty)" if st.bytes == 0 else "") + "; upload a non-empty JSONL file")
+            self._warn(
+                "has no examples"
+                + (" (it is empty)" if st.bytes == 0 else "")
+                + "; upload a non-empty JSONL file"
+            )
         elif st.examples < MIN_EXAMPLES:
             self._warn(f"has {st.examples} examples; OpenAI needs at least {MIN_EXAMPLES}")
         if len(st.formats) > 1:
@@ -450,7 +473,9 @@ class DatasetScanner:
         for problem in check_example(ex, obj, self._method):
             self._warn(problem, n)
         if tokens > MAX_EXAMPLE_TOKENS:
-            self._warn(f"has {tokens} tokens, over {MAX_EXAMPLE_TOKENS}; OpenAI truncates it, so shorten it", n)
+            self._warn(
+                f"has {tokens} tokens, over {MAX_EXAMPLE_TOKENS}; OpenAI truncates it, so shorten it", n
+            )
         if size > BIG_LINE_BYTES:
             self._warn(f"is {size / 1e6:.1f} MB; such a large example is probably a mistake", n)
 
@@ -462,7 +487,9 @@ class DatasetScanner:
         self._warn(why, n)
 
 
-def scan_bytes(data: bytes, model: str | None = None, method: str | None = None, label: str = "file") -> DatasetStats:
+def scan_bytes(
+    data: bytes, model: str | None = None, method: str | None = None, label: str = "file"
+) -> DatasetStats:
     """Statistics of a whole dataset held in memory (for small files and tests)."""
     scanner = DatasetScanner(model, method, label)
     scanner.feed(data)

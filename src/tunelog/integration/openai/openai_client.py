@@ -43,9 +43,9 @@ class RetryPolicy:
 
     def wait(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(self.max_wait, max(0.0, retry_after))
+            return float(min(self.max_wait, max(0.0, retry_after)))
         base = min(self.max_wait, self.backoff * 2**attempt)
-        return base * (0.75 + 0.5 * random.random())
+        return float(base) * (0.75 + 0.5 * random.random())
 
 
 def client_from_environment(
@@ -162,17 +162,22 @@ class FineTuneApi:
                     wait = self.retry.wait(attempt, _retry_after(exc))
                     attempt += 1
                     self.retries += 1
-                    log.info("tunelog: %s failed (%s); retry %d in %.1f s", what, _message(exc), attempt, wait)
+                    log.info(
+                        "tunelog: %s failed (%s); retry %d in %.1f s", what, _message(exc), attempt, wait
+                    )
                     self.sleep(wait)
                     continue
                 if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
                     raise FatalSyncError(
-                        f"{self.where} rejected the API key while {what} ({exc.status_code}: {_message(exc)}). "
+                        f"{self.where} rejected the API key while {what} "
+                        f"({exc.status_code}: {_message(exc)}). "
                         "Set OPENAI_API_KEY (AZURE_OPENAI_API_KEY for Azure) to a valid key, or pass "
                         "openai_client=."
                     ) from None
                 if isinstance(exc, openai.NotFoundError):
-                    raise SyncError(f"{what}: not found (404: {_message(exc)}). {not_found or ''}".strip()) from None
+                    raise SyncError(
+                        f"{what}: not found (404: {_message(exc)}). {not_found or ''}".strip()
+                    ) from None
                 if _is_transient(exc):
                     if isinstance(exc, openai.APIStatusError):
                         raise SyncError(
@@ -251,7 +256,7 @@ class FineTuneApi:
         """A (small) file's whole content, such as a result file."""
         return self.call(
             what,
-            lambda: self.client.files.content(file_id).read(),
+            lambda: bytes(self.client.files.content(file_id).read()),
             not_found="It may have been deleted; there is nothing to sync from it.",
         )
 
@@ -262,7 +267,9 @@ class FineTuneApi:
             with self._stream(file_id) as chunks:
                 return consume(chunks)
 
-        return self.call(what, attempt, not_found="It may have been deleted; run sync with log_datasets=False.")
+        return self.call(
+            what, attempt, not_found="It may have been deleted; run sync with log_datasets=False."
+        )
 
     @contextmanager
     def _stream(self, file_id: str) -> Iterator[Iterator[bytes]]:

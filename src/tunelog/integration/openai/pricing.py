@@ -93,9 +93,7 @@ class PriceBook:
         except ImportError:
             self._warn(model, "the price table (package genai-prices) is not installed")
             return None
-        for ref in dict.fromkeys((model, _fine_tune_family(model))):
-            if not ref:
-                continue
+        for ref in [r for r in (model, _fine_tune_family(model)) if r]:
             try:
                 calc = genai_prices.calc_price(
                     genai_prices.Usage(input_tokens=1_000_000, output_tokens=0), ref, provider_id="openai"
@@ -108,7 +106,9 @@ class PriceBook:
             if model.startswith("ft:") and not str(calc.model.id).startswith("ft:"):
                 continue  # a base model's price for a fine-tuned model would be a wrong cost
             price = calc.model_price
-            inp, out, cached = (getattr(price, k, None) for k in ("input_mtok", "output_mtok", "cache_read_mtok"))
+            inp, out, cached = (
+                getattr(price, k, None) for k in ("input_mtok", "output_mtok", "cache_read_mtok")
+            )
             if not all(v is None or isinstance(v, Decimal) for v in (inp, out, cached)):
                 # Tiered prices are not linear; genai-prices is exact but slower, so ask it each call.
                 return _Exact(ref)

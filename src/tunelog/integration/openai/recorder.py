@@ -159,6 +159,8 @@ def _accepts_include_usage(client: Any, extra_hosts: tuple[str, ...]) -> bool:
     host = base.split("://", 1)[-1].split("/", 1)[0].lower()
     if any(h and (h == host or h in base) for h in extra_hosts):
         return True
+    if str(getattr(client, "api_type", "") or "").startswith("azure"):
+        return False  # openai 0.28 against Azure: api-versions of that era reject it
     version = getattr(client, "_api_version", None)
     if version is not None:  # AzureOpenAI
         return str(version)[:10] >= "2024-09-01"
@@ -175,6 +177,8 @@ class Call:
     """One recorded SDK call, from the caller's thread to the writer thread."""
 
     __slots__ = (
+        "_done",
+        "_row",
         "chunks",
         "endpoint",
         "error",
@@ -191,8 +195,6 @@ class Call:
         "t0",
         "t1",
         "t_first",
-        "_done",
-        "_row",
     )
 
     def __init__(

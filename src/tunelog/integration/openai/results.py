@@ -80,7 +80,9 @@ def parse(content: bytes) -> ResultFile:
             try:
                 step = int(float(cells[at]))
             except (ValueError, IndexError):
-                raise ResultFileError(f"line {n} has no step number ({cells[at] if len(cells) > at else ''!r})") from None
+                raise ResultFileError(
+                    f"line {n} has no step number ({cells[at] if len(cells) > at else ''!r})"
+                ) from None
             values: dict[str, float] = {}
             for name, cell in zip(header, cells, strict=False):
                 if name == "step" or not cell.strip():
@@ -88,7 +90,9 @@ def parse(content: bytes) -> ResultFile:
                 try:
                     value = float(cell)
                 except ValueError:
-                    raise ResultFileError(f"line {n}, column {name!r}: {cell[:20]!r} is not a number") from None
+                    raise ResultFileError(
+                        f"line {n}, column {name!r}: {cell[:20]!r} is not a number"
+                    ) from None
                 if math.isfinite(value):
                     values[name] = value
             rows.append((step, values))

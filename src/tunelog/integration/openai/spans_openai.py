@@ -187,7 +187,11 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 def _account(
-    call: Call, row: dict[str, Any], usage: Mapping[str, Any] | None, cost: float | None, attrs: Mapping[str, Any]
+    call: Call,
+    row: dict[str, Any],
+    usage: Mapping[str, Any] | None,
+    cost: float | None,
+    attrs: Mapping[str, Any],
 ) -> None:
     """Fill the call's history row and add the call to its run's summary totals."""
     rec = call.recorder

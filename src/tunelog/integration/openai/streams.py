@@ -16,7 +16,7 @@ A stream the caller abandons (``break``, ``close()``, garbage collection) ends i
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,12 +33,16 @@ def _is_hidden_usage_chunk(chunk: Any) -> bool:
 
 
 def _unset_null_usage(chunk: Any) -> None:
+    if isinstance(chunk, dict):  # openai 0.28's OpenAIObject
+        if "usage" in chunk and chunk["usage"] is None:
+            del chunk["usage"]
+        return
     fields = getattr(chunk, "__pydantic_fields_set__", None)
     if fields is not None and "usage" in fields and chunk.usage is None:
         fields.discard("usage")
 
 
-def iterate(inner: Iterator[Any], call: Call) -> Iterator[Any]:
+def iterate(inner: Iterator[Any], call: Call) -> Generator[Any, None, None]:
     """Pass ``inner``'s chunks through, recording them into ``call``."""
     chunks = call.chunks
     hide = call.injected_usage
@@ -64,7 +68,7 @@ def iterate(inner: Iterator[Any], call: Call) -> Iterator[Any]:
         call.end_stream(status, error)
 
 
-async def aiterate(inner: AsyncIterator[Any], call: Call) -> AsyncIterator[Any]:
+async def aiterate(inner: AsyncIterator[Any], call: Call) -> AsyncGenerator[Any, None]:
     """The async twin of :func:`iterate`."""
     chunks = call.chunks
     hide = call.injected_usage

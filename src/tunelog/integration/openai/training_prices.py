@@ -69,12 +69,17 @@ def training_price(model: str, overrides: Mapping[str, float] | None = None) -> 
 
 
 def estimate(
-    model: str, trained_tokens: int | None, method: str | None = None, overrides: Mapping[str, float] | None = None
+    model: str,
+    trained_tokens: int | None,
+    method: str | None = None,
+    overrides: Mapping[str, float] | None = None,
 ) -> CostEstimate:
     """The training cost of a job: trained tokens × the base model's price per token."""
     price = training_price(model, overrides)
     if method == "reinforcement" and not (overrides and base_of(model) in overrides):
-        return CostEstimate(None, None, "reinforcement fine-tuning is billed per training hour, not per token")
+        return CostEstimate(
+            None, None, "reinforcement fine-tuning is billed per training hour, not per token"
+        )
     if price is None:
         return CostEstimate(
             None,
