@@ -7,8 +7,7 @@ STAMP  := $(VENV)/.tunelog-installed
 .PHONY: demo test lint typecheck bench sysdeps clean
 
 $(STAMP): pyproject.toml constraints.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@PYTHON=$(PYTHON) bash scripts/setup-venv.sh $(VENV)
 	@touch $(STAMP)
 
 sysdeps:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tunelog import liveness
@@ -257,8 +257,6 @@ def _settle(backend: Backend, rec: RunRecord) -> RunRecord:
             backend.store.update_run(rec.key, {"state": "crashed"})
         except Exception as exc:
             backend.failures.record("marking a crashed run", exc)
-        from dataclasses import replace
-
         return replace(rec, state="crashed")
     return rec
 
