@@ -70,7 +70,7 @@ class Writer:
         failures: FailureCounter,
         *,
         heartbeat_interval: float = 5.0,
-        max_pending: int = 200_000,
+        max_pending: int = 50_000,
     ) -> None:
         self._store = store
         self.failures = failures
