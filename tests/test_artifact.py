@@ -15,7 +15,9 @@ def test_add_dir_files_and_tables(tl_dir: Path) -> None:
     (src / "sub").mkdir(parents=True)
     (src / "config.json").write_text("{}")
     (src / "sub" / "weights.bin").write_bytes(b"\x00" * 10)
-    table = tunelog.Table(columns=["a", "b"], data=[[1, {"x": [1, 2]}], [None, "é\n"]], allow_mixed_types=True)
+    table = tunelog.Table(
+        columns=["a", "b"], data=[[1, {"x": [1, 2]}], [None, "é\n"]], allow_mixed_types=True
+    )
     with tunelog.init(project="p") as run:
         art = tunelog.Artifact("bundle", type="model", description="d", metadata={"k": 1})
         art.add_dir(src, name="files")

@@ -79,12 +79,22 @@ def test_errors_are_one_line_and_non_zero(tl_dir: Path) -> None:
 
 
 def test_demo_command(tl_dir: Path) -> None:
-    out = tl(tl_dir, "demo")
+    out = tl(tl_dir, "demo", "--no-serve", "--speed", "1000")
     assert out.returncode == 0, out.stderr
     assert str(tl_dir) in out.stdout
     runs = tunelog.Api().runs("tunelog-demo")
-    assert {r.job_type for r in runs} == {"train", "eval"} and all(r.state == "finished" for r in runs)
+    assert {r.job_type for r in runs} == {"train", "eval", "inference"}
+    assert all(r.state == "finished" for r in runs)
     train = next(r for r in runs if r.job_type == "train")
     assert len(train.history(keys=["train_loss"])) == 300
+    fine_tunes = tunelog.Api().runs("OpenAI-Fine-Tune")
+    assert sorted(r.state for r in fine_tunes) == ["failed", "finished", "finished"]
+    assert all(r.job_type == "fine-tune" and r.history() for r in fine_tunes)
+    calls = [r for r in runs if r.job_type == "inference"]
+    assert (
+        len(calls) == 1
+        and len(calls[0].spans(limit=1000)) >= 5
+        and calls[0].summary["usage/total_tokens"] > 0
+    )
     model = tunelog.Api().artifact("tunelog-demo/model-metadata:latest")
     assert [u.id for u in model.used_by()] == [next(r for r in runs if r.job_type == "eval").id]

@@ -22,6 +22,8 @@ def test_all_is_curated() -> None:
             "init",
             "log",
             "run",
+            "trace",
+            "traced",
         ]
     )
     for name in tunelog.__all__:

@@ -29,6 +29,8 @@ __all__ = [
     "init",
     "log",
     "run",
+    "trace",
+    "traced",
 ]
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from tunelog.runs import Run
     from tunelog.session import finish, flush, init, log
     from tunelog.table import Table
+    from tunelog.tracing import trace, traced
 
     run: Run | None
 
@@ -49,6 +52,8 @@ _LAZY = {
     "log": ("tunelog.session", "log"),
     "finish": ("tunelog.session", "finish"),
     "flush": ("tunelog.session", "flush"),
+    "trace": ("tunelog.tracing", "trace"),
+    "traced": ("tunelog.tracing", "traced"),
 }
 
 

@@ -61,22 +61,34 @@ def main(ctx: click.Context, dir: str | None, entity: str | None) -> None:
 
 
 @main.command()
+@click.option("--no-serve", is_flag=True, help="Record the demo and exit, without serving the dashboard.")
+@click.option("--port", type=int, default=8765, show_default=True, help="Dashboard port.")
+@click.option("--speed", type=float, default=10.0, show_default=True, hidden=True)
 @click.pass_context
 @_friendly
-def demo(ctx: click.Context) -> None:
-    """Log a small real example (metrics, a table, artifacts) and print where it went."""
+def demo(ctx: click.Context, no_serve: bool, port: int, speed: float) -> None:
+    """Fine-tune, sync and call models on the built-in OpenAI simulator, then serve the dashboard."""
     from tunelog.demo import run_demo
     from tunelog.settings import Settings
 
     settings = Settings.resolve(dir=ctx.obj.get("dir"), entity=ctx.obj.get("entity"))
-    result = run_demo(settings)
-    click.echo(f"Logged the demo into {settings.dir}")
-    click.echo(f"  training run : {result.train_run}  ({result.train_url})")
-    click.echo(f"  eval run     : {result.eval_run}")
-    click.echo(f"  model        : {result.artifact}")
-    click.echo("Read it back:")
-    click.echo(f"  tunelog --dir {settings.dir} runs ls {result.train_run.rsplit('/', 1)[0]}")
-    click.echo(f"  tunelog --dir {settings.dir} runs show {result.train_run}")
+    try:
+        import openai  # noqa: F401
+    except ImportError:
+        raise UsageError("The demo drives the openai SDK: pip install 'tunelog[openai]'.") from None
+    result = run_demo(settings, speed=speed)
+    click.echo(f"\nRecorded the demo into {settings.dir}")
+    for path in result.fine_tune_runs:
+        click.echo(f"  fine-tune run : {path}")
+    if result.autolog_run:
+        click.echo(f"  API calls     : {result.autolog_run}")
+    click.echo(f"  tracking      : {result.train_run} (and {result.eval_run}, model {result.artifact})")
+    click.echo(f"Read it back: tunelog --dir {settings.dir} runs ls {result.train_run.rsplit('/', 1)[0]}")
+    if no_serve:
+        return
+    from tunelog.web.server import serve
+
+    serve(settings, host="127.0.0.1", port=port)
 
 
 # -- runs -------------------------------------------------------------------------------------------
@@ -286,3 +298,7 @@ def simulator(host: str, port: int, speed: float, seed: int, api_key: str | None
 from tunelog.integration.openai.sync_cli import sync  # noqa: E402  (fine-tune sync: its own module)
 
 main.add_command(sync)
+
+from tunelog.web.cli import ui  # noqa: E402  (the dashboard: its own module)
+
+main.add_command(ui)

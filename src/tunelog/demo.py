@@ -1,4 +1,10 @@
-"""What ``tunelog demo`` does, callable from tests: log a small, real example and say where it went."""
+"""What ``tunelog demo`` does, callable from tests.
+
+It starts the built-in OpenAI simulator (no network, no API key), fine-tunes three models on the
+shipped sample dataset and syncs them live (one fails, on purpose), makes autologged calls (chat,
+streaming, tools, embeddings, the fine-tuned models), logs a small tracking example with a table and
+lineage, and says where it all went. ``tunelog demo`` then serves the dashboard.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +29,27 @@ class DemoResult:
     eval_run: str
     artifact: str
     train_url: str
+    fine_tune_runs: tuple[str, ...] = ()
+    autolog_run: str | None = None
 
 
-def run_demo(settings: Settings, seed: int = 0) -> DemoResult:
+def run_demo(settings: Settings, seed: int = 0, *, speed: float = 10.0, live: bool = True) -> DemoResult:
+    """Everything the demo records: fine-tunes and calls through the simulator, then the tracking
+    example. ``speed`` is the simulator's clock factor (10: a job trains in a few seconds)."""
+    from tunelog.integration.openai.autolog_demo import run_autolog_demo
+    from tunelog.integration.openai.demo_finetune import run_finetune_demo
+    from tunelog.simulator.server import Simulator
+
+    with Simulator(speed=speed, seed=seed) as sim:
+        fine_tunes = run_finetune_demo(settings, sim, live=live)
+        calls = run_autolog_demo(settings, sim)
+    core = run_tracking_example(settings, seed)
+    return DemoResult(
+        settings, core.train_run, core.eval_run, core.artifact, core.train_url, tuple(fine_tunes), calls
+    )
+
+
+def run_tracking_example(settings: Settings, seed: int = 0) -> DemoResult:
     """Log a training-like run (loss curve, a table of samples, a model artifact) and an evaluation
     run that uses the artifact, so lineage dataset → run → model → run exists."""
     rng = random.Random(seed)

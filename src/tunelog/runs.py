@@ -21,6 +21,7 @@ from tunelog.errors import UsageError
 from tunelog.history import flatten, json_safe
 from tunelog.settings import Settings
 from tunelog.store.base import RunKey, RunRecord
+from tunelog.writer import Writer
 
 if TYPE_CHECKING:
     from tunelog.artifact import Artifact
@@ -115,6 +116,26 @@ class Run:
     @property
     def disabled(self) -> bool:
         return self._disabled
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def writer(self) -> Writer:
+        """The background writer this run queues to (for integrations that record spans)."""
+        return self._writer
+
+    def absorb_summary(self, values: Mapping[str, Any]) -> None:
+        """Take plain values into the summary as a ``log`` call would (explicitly set keys stay),
+        without a history row. Cheap: for integrations keeping running totals."""
+        if self._finished:
+            self.summary.update(values)
+            if not self._disabled:
+                self._writer.update(self._key, {"summary": self.summary.snapshot()})
+            return
+        self.summary._logged(values)
+        self._dirty["summary"] = True
 
     # -- editable after the fact -------------------------------------------------------------------
     @property

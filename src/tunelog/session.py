@@ -212,7 +212,9 @@ def init(
         resume: ``"allow"`` (or True, ``"auto"``): continue the run with this id if it exists;
             ``"must"``: it must exist; ``"never"`` (default): it must not.
         dir: data directory for this run's store (default ``TUNELOG_DIR``, else a per-user folder).
-        reinit: with a run active, ``False`` (or ``"return_previous"``) returns it; otherwise it is
+        reinit: with a run active, ``False`` (or ``"return_previous"``) returns it;
+            ``"create_new"`` starts another run beside it, leaving ``tunelog.run`` as it was (what
+            integrations such as fine-tune sync use); otherwise (``"finish_previous"``) it is
             finished first.
         mode: ``"online"`` or ``"disabled"`` (default ``TUNELOG_MODE``).
         **kwargs: other ``wandb.init`` arguments are accepted and ignored, so wandb code runs.
@@ -227,13 +229,21 @@ def init(
         raise TypeError(f"init() got unexpected keyword argument(s) {sorted(unknown)}.")
     p = process()
     with p.lock:
-        if p.active is not None and not p.active._finished:
-            if reinit is False or reinit == "return_previous":
-                return p.active
-            p.active.finish()
+        active = p.active if p.active is not None and not p.active.finished else None
+        if reinit not in (None, True, False, "return_previous", "finish_previous", "create_new"):
+            raise UsageError(
+                f"Invalid reinit={reinit!r}. Use 'finish_previous' (default), 'return_previous' or "
+                "'create_new'."
+            )
+        if active is not None and (reinit is False or reinit == "return_previous"):
+            return active
+        if active is not None and reinit != "create_new":
+            active.finish()
+            active = None
         settings = Settings.resolve(dir=dir, entity=entity, mode=mode)
         run = _start(settings, project, name, id, job_type, config, tags, notes, group, resume, dir)
-        p.active = run
+        if active is None:
+            p.active = run
         p.live[run.key] = run
         p.install_hooks()
     return run

@@ -320,8 +320,8 @@ class SQLStore(ArtifactTables, EventSpanTables, DashboardTables):
                     dropped += sum(len(v) for _, _, v in steps)
                     continue
                 names: set[str] = set()
-                for _, _, values in steps:
-                    names.update(values)
+                for _, _, step_values in steps:
+                    names.update(step_values)
                 if not names:
                     continue
                 params = _step_params(_key_ids(conn, pk, names), steps)
@@ -472,7 +472,7 @@ def _step_params(
             if type(v) is float:
                 append((ids[k], step, v, None, t))
             else:
-                num, text = _encode_value(getattr(v, "item", lambda: v)() if _is_array_scalar(v) else v)
+                num, text = _encode_value(v.item() if _is_array_scalar(v) else v)
                 append((ids[k], step, num, text, t))
     return out
 

@@ -174,7 +174,12 @@ SCHEMAS: dict[str, Any] = {
         qualified_name={"type": "string"},
         files={
             "type": "array",
-            "items": _obj(["path", "size", "sha256"], path={"type": "string"}, size={"type": "integer"}, sha256={"type": "string"}),
+            "items": _obj(
+                ["path", "size", "sha256"],
+                path={"type": "string"},
+                size={"type": "integer"},
+                sha256={"type": "string"},
+            ),
         },
         tables={"type": "array", "items": {"type": "string"}},
     ),
@@ -194,7 +199,10 @@ SCHEMAS: dict[str, Any] = {
                 focus={"type": "boolean"},
             ),
         },
-        edges={"type": "array", "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}},
+        edges={
+            "type": "array",
+            "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+        },
     ),
     "ViewSpec": {
         "type": "object",
@@ -207,7 +215,13 @@ SCHEMAS: dict[str, Any] = {
             "charts": {"type": "array", "items": {"type": "string"}},
         },
     },
-    "View": _obj(["name", "spec"], name={"type": "string"}, spec=_ref("ViewSpec"), created_at={"type": "number"}, updated_at={"type": "number"}),
+    "View": _obj(
+        ["name", "spec"],
+        name={"type": "string"},
+        spec=_ref("ViewSpec"),
+        created_at={"type": "number"},
+        updated_at={"type": "number"},
+    ),
     "ViewList": _list("View"),
     "ViewSave": _obj(["name", "spec"], name={"type": "string", "minLength": 1}, spec=_ref("ViewSpec")),
     "ReportBlock": {

@@ -8,8 +8,6 @@ plotly.js, served from the installed ``plotly`` Python package (never copied int
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,27 +22,11 @@ from tunelog.api import Api
 from tunelog.errors import ReferenceNotFound, UsageError
 from tunelog.settings import Settings
 from tunelog.web import json_api
+from tunelog.web.app_assets import STATIC_DIR, plotly_js
 from tunelog.web.context import Web
 from tunelog.web.render import make_env
 from tunelog.web.routes import artifacts, projects, reports, runs, traces
 from tunelog.web.security import LOOPBACK_NAMES, SecurityMiddleware
-
-STATIC_DIR = Path(__file__).parent / "static"
-
-
-def plotly_js() -> bytes:
-    """plotly.js from the installed ``plotly`` package.
-
-    Raises:
-        UsageError: plotly is not installed.
-    """
-    try:
-        ref = resources.files("plotly") / "package_data" / "plotly.min.js"
-        return ref.read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError):
-        raise UsageError(
-            "The dashboard's charts need the 'plotly' package: pip install 'tunelog[ui]' (or pip install plotly)."
-        ) from None
 
 
 def create_app(api: Api, settings: Settings, *, allowed_hosts: Sequence[str] | None = None) -> Starlette:
@@ -74,7 +56,9 @@ def create_app(api: Api, settings: Settings, *, allowed_hosts: Sequence[str] | N
     def error_page(request: Request, status: int, title: str, message: str) -> Response:
         if is_api(request):
             return JSONResponse({"error": message, "status": status}, status_code=status)
-        return web.page(request, "error.html", status=status, title=title, message=message, status_code=status)
+        return web.page(
+            request, "error.html", status=status, title=title, message=message, status_code=status
+        )
 
     def not_found(request: Request, exc: Exception) -> Response:
         message = str(exc) if isinstance(exc, ReferenceNotFound) else "There is no page at this address."

@@ -70,8 +70,10 @@ def _message(m: Mapping[str, Any]) -> Message:
     calls = []
     for c in m.get("tool_calls") or ():
         if isinstance(c, Mapping):
-            fn = c.get("function") if isinstance(c.get("function"), Mapping) else c
-            calls.append(ToolCall(str(fn.get("name", "?")), _pretty_args(fn.get("arguments", "")), c.get("id")))
+            fn: Mapping[str, Any] = c["function"] if isinstance(c.get("function"), Mapping) else c
+            calls.append(
+                ToolCall(str(fn.get("name", "?")), _pretty_args(fn.get("arguments", "")), c.get("id"))
+            )
     fc = m.get("function_call")
     if isinstance(fc, Mapping):
         calls.append(ToolCall(str(fc.get("name", "?")), _pretty_args(fc.get("arguments", ""))))
@@ -90,7 +92,13 @@ def is_message_list(value: Any) -> bool:
 
 
 def as_chat(value: Any) -> list[Message] | None:
-    """The conversation in ``value`` (a message list, or an object with ``messages``), else None."""
+    """The conversation in ``value`` (a message list, or an object with ``messages``, possibly as
+    JSON text, as a raw dataset line is), else None."""
+    if isinstance(value, str) and value[:1] in "[{" and len(value) < 4_000_000 and '"role"' in value:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
     if isinstance(value, Mapping) and is_message_list(value.get("messages")):
         value = value["messages"]
     if is_message_list(value):
@@ -106,7 +114,7 @@ def request_messages(inputs: Any) -> list[Message]:
     out: list[Message] = []
     if isinstance(inputs.get("instructions"), str):
         out.append(Message("system", inputs["instructions"]))
-    msgs = inputs.get("messages")
+    msgs: Any = inputs.get("messages")
     if is_message_list(msgs):
         out += [_message(m) for m in msgs]
     inp = inputs.get("input")

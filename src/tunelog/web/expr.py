@@ -189,11 +189,11 @@ class _Parser:
             self.take()
             return None
         what = "the end" if t.kind == "end" else repr(t.text)
-        raise self.fail(f"Expected a value (a \"string\", a number, true, false or null), found {what}")
+        raise self.fail(f'Expected a value (a "string", a number, true, false or null), found {what}')
 
     def values(self) -> list[Any]:
         if self.tok.text != "[":
-            raise self.fail("Expected a list such as [\"a\", \"b\"] after 'in'")
+            raise self.fail('Expected a list such as ["a", "b"] after \'in\'')
         self.take()
         out: list[Any] = []
         if self.tok.text == "]":
@@ -215,7 +215,7 @@ class _Parser:
         if t.kind == "op" and t.text in _OPS:
             self.take()
             return {path: {_OPS[t.text]: self.value()}}
-        if t.kind == "op" and t.text == "~" or t.word == "matches":
+        if (t.kind == "op" and t.text == "~") or t.word == "matches":
             self.take()
             pattern_tok = self.tok
             pattern = self.value()
@@ -250,7 +250,8 @@ class _Parser:
             raise self.fail("Expected 'in' or 'exists' after 'not'")
         what = "the end" if t.kind == "end" else repr(t.text)
         raise self.fail(
-            f"Expected an operator (=, !=, >, >=, <, <=, in, contains, ~, exists) after {path!r}, found {what}"
+            "Expected an operator (=, !=, >, >=, <, <=, in, contains, ~, exists) "
+            f"after {path!r}, found {what}"
         )
 
 

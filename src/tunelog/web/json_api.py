@@ -71,7 +71,7 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of small handlers reads best
+def endpoints(web: Web) -> list[Endpoint]:
     api = web.api
 
     def pp(r: Request) -> str:
@@ -152,11 +152,16 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
 
     def run_events(r: Request) -> Any:
         run = api.run(rp(r))
-        return [ser.event(e) for e in run.events(limit=_int(r, "limit", 1000, 1, 100_000), offset=_int(r, "offset", 0))]
+        return [
+            ser.event(e)
+            for e in run.events(limit=_int(r, "limit", 1000, 1, 100_000), offset=_int(r, "offset", 0))
+        ]
 
     def run_table(r: Request) -> Any:
         reader = api.run_table(rp(r), r.path_params["key"])
-        return ser.table_page(reader, r.query_params.get("q") or "", _int(r, "offset", 0), _int(r, "limit", 50, 1, 1000))
+        return ser.table_page(
+            reader, r.query_params.get("q") or "", _int(r, "offset", 0), _int(r, "limit", 50, 1, 1000)
+        )
 
     def parse_filter_expr(r: Request) -> Any:
         text = r.query_params.get("q") or ""
@@ -174,7 +179,9 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
             try:
                 before = (float(t), sid)
             except ValueError:
-                raise UsageError("'before' is the cursor 'start_time,span_id' of the previous page's last span.") from None
+                raise UsageError(
+                    "'before' is the cursor 'start_time,span_id' of the previous page's last span."
+                ) from None
         spans = api.spans(
             pp(r),
             run=q.get("run") or None,
@@ -206,7 +213,9 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
 
     # -- artifacts ---------------------------------------------------------------------------------
     def collections(r: Request) -> Any:
-        return [ser.collection(c) for c in api.artifact_collections(pp(r), r.query_params.get("type") or None)]
+        return [
+            ser.collection(c) for c in api.artifact_collections(pp(r), r.query_params.get("type") or None)
+        ]
 
     def versions(r: Request) -> Any:
         return [ser.artifact(a) for a in api.artifact_versions(f"{pp(r)}/{r.path_params['name']}")]
@@ -218,7 +227,9 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
     def artifact_table(r: Request) -> Any:
         art = api.artifact(f"{pp(r)}/{r.path_params['name']}:{r.path_params['version']}")
         reader = art.table_reader(r.path_params["table"])
-        return ser.table_page(reader, r.query_params.get("q") or "", _int(r, "offset", 0), _int(r, "limit", 50, 1, 1000))
+        return ser.table_page(
+            reader, r.query_params.get("q") or "", _int(r, "offset", 0), _int(r, "limit", 50, 1, 1000)
+        )
 
     def lineage(r: Request) -> Any:
         from tunelog.web.lineage import build_lineage
@@ -246,7 +257,9 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
         from tunelog.web.report_model import clean_body
 
         body = await _body(r)
-        return ser.report(api.save_report(pp(r), str(body.get("title") or ""), clean_body(body.get("body") or {})))
+        return ser.report(
+            api.save_report(pp(r), str(body.get("title") or ""), clean_body(body.get("body") or {}))
+        )
 
     def get_report(r: Request) -> Any:
         return ser.report(api.report(pp(r), r.path_params["report_id"]))
@@ -257,7 +270,9 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
         body = await _body(r)
         rid = r.path_params["report_id"]
         api.report(pp(r), rid)
-        return ser.report(api.save_report(pp(r), str(body.get("title") or ""), clean_body(body.get("body") or {}), rid))
+        return ser.report(
+            api.save_report(pp(r), str(body.get("title") or ""), clean_body(body.get("body") or {}), rid)
+        )
 
     def delete_report(r: Request) -> Any:
         api.delete_report(pp(r), r.path_params["report_id"])
@@ -266,9 +281,15 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
     P = "/{entity}/{project}"
     R = P + "/runs/{run_id}"
     A = P + "/artifacts/{name}"
-    page_q = {"offset": ("integer", "first row"), "limit": ("integer", "rows per page"), "q": ("string", "search text")}
+    page_q = {
+        "offset": ("integer", "first row"),
+        "limit": ("integer", "rows per page"),
+        "q": ("string", "search text"),
+    }
     return [
-        Endpoint("GET", "/projects", projects, "Projects with run counts and last activity", response="ProjectList"),
+        Endpoint(
+            "GET", "/projects", projects, "Projects with run counts and last activity", response="ProjectList"
+        ),
         Endpoint(
             "GET",
             P + "/runs",
@@ -283,9 +304,23 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
             },
             response="RunPage",
         ),
-        Endpoint("GET", "/filter/parse", parse_filter_expr, "Compile a filter expression", {"q": ("string", "the expression")}, response="FilterParse"),
+        Endpoint(
+            "GET",
+            "/filter/parse",
+            parse_filter_expr,
+            "Compile a filter expression",
+            {"q": ("string", "the expression")},
+            response="FilterParse",
+        ),
         Endpoint("GET", R, get_run, "One run", response="Run"),
-        Endpoint("PATCH", R, patch_run, "Rename a run, edit its notes, tags or group", body="RunEdit", response="Run"),
+        Endpoint(
+            "PATCH",
+            R,
+            patch_run,
+            "Rename a run, edit its notes, tags or group",
+            body="RunEdit",
+            response="Run",
+        ),
         Endpoint("DELETE", R, delete_run, "Delete a run and its history", response="Deleted"),
         Endpoint("GET", R + "/metrics", run_metrics, "A run's numeric metrics", response="MetricKeys"),
         Endpoint(
@@ -293,12 +328,41 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
             R + "/metrics/{key:path}",
             run_metric,
             "A metric series, downsampled on the server",
-            {"max_points": ("integer", "at most this many points"), "min_step": ("integer", "first step"), "max_step": ("integer", "last step")},
+            {
+                "max_points": ("integer", "at most this many points"),
+                "min_step": ("integer", "first step"),
+                "max_step": ("integer", "last step"),
+            },
             response="Series",
         ),
-        Endpoint("GET", P + "/compare", compare, "One metric of several runs", {"runs": ("string", "comma-separated run ids"), "key": ("string", "metric"), "max_points": ("integer", "points per run")}, response="SeriesList"),
-        Endpoint("GET", R + "/events", run_events, "A run's events (fine-tuning job events)", {"limit": ("integer", "max events"), "offset": ("integer", "skip")}, response="EventList"),
-        Endpoint("GET", R + "/tables/{key:path}", run_table, "A page of a table the run logged", page_q, response="TablePage"),
+        Endpoint(
+            "GET",
+            P + "/compare",
+            compare,
+            "One metric of several runs",
+            {
+                "runs": ("string", "comma-separated run ids"),
+                "key": ("string", "metric"),
+                "max_points": ("integer", "points per run"),
+            },
+            response="SeriesList",
+        ),
+        Endpoint(
+            "GET",
+            R + "/events",
+            run_events,
+            "A run's events (fine-tuning job events)",
+            {"limit": ("integer", "max events"), "offset": ("integer", "skip")},
+            response="EventList",
+        ),
+        Endpoint(
+            "GET",
+            R + "/tables/{key:path}",
+            run_table,
+            "A page of a table the run logged",
+            page_q,
+            response="TablePage",
+        ),
         Endpoint(
             "GET",
             P + "/spans",
@@ -318,28 +382,75 @@ def endpoints(web: Web) -> list[Endpoint]:  # noqa: C901 - one flat list of smal
             },
             response="SpanPage",
         ),
-        Endpoint("GET", P + "/spans/{span_id}", get_span, "One span, with inputs and outputs", response="Span"),
+        Endpoint(
+            "GET", P + "/spans/{span_id}", get_span, "One span, with inputs and outputs", response="Span"
+        ),
         Endpoint(
             "GET",
             P + "/span-stats",
             span_stats,
             "Calls, tokens, cost and errors over time by model",
-            {"run": ("string", "run id"), "start_after": ("number", "UNIX seconds"), "start_before": ("number", "UNIX seconds"), "buckets": ("integer", "time buckets")},
+            {
+                "run": ("string", "run id"),
+                "start_after": ("number", "UNIX seconds"),
+                "start_before": ("number", "UNIX seconds"),
+                "buckets": ("integer", "time buckets"),
+            },
             response="SpanStats",
         ),
-        Endpoint("GET", P + "/artifacts", collections, "Artifact collections", {"type": ("string", "artifact type")}, response="CollectionList"),
+        Endpoint(
+            "GET",
+            P + "/artifacts",
+            collections,
+            "Artifact collections",
+            {"type": ("string", "artifact type")},
+            response="CollectionList",
+        ),
         Endpoint("GET", A + "/versions", versions, "Versions of a collection", response="ArtifactList"),
-        Endpoint("GET", A + "/versions/{version}", version, "One version with its files", response="Artifact"),
-        Endpoint("GET", A + "/versions/{version}/tables/{table:path}", artifact_table, "A page of an artifact's table", page_q, response="TablePage"),
-        Endpoint("GET", A + "/versions/{version}/lineage", lineage, "The lineage graph around a version", response="Lineage"),
+        Endpoint(
+            "GET", A + "/versions/{version}", version, "One version with its files", response="Artifact"
+        ),
+        Endpoint(
+            "GET",
+            A + "/versions/{version}/tables/{table:path}",
+            artifact_table,
+            "A page of an artifact's table",
+            page_q,
+            response="TablePage",
+        ),
+        Endpoint(
+            "GET",
+            A + "/versions/{version}/lineage",
+            lineage,
+            "The lineage graph around a version",
+            response="Lineage",
+        ),
         Endpoint("GET", P + "/views", list_views, "Saved views", response="ViewList"),
-        Endpoint("POST", P + "/views", save_view, "Save (or replace) a named view", body="ViewSave", response="View"),
+        Endpoint(
+            "POST",
+            P + "/views",
+            save_view,
+            "Save (or replace) a named view",
+            body="ViewSave",
+            response="View",
+        ),
         Endpoint("DELETE", P + "/views/{name}", delete_view, "Delete a saved view", response="Deleted"),
         Endpoint("GET", P + "/reports", list_reports, "Reports", response="ReportList"),
-        Endpoint("POST", P + "/reports", create_report, "Create a report", body="ReportSave", response="Report"),
+        Endpoint(
+            "POST", P + "/reports", create_report, "Create a report", body="ReportSave", response="Report"
+        ),
         Endpoint("GET", P + "/reports/{report_id:int}", get_report, "One report", response="Report"),
-        Endpoint("PUT", P + "/reports/{report_id:int}", put_report, "Replace a report's title and blocks", body="ReportSave", response="Report"),
-        Endpoint("DELETE", P + "/reports/{report_id:int}", delete_report, "Delete a report", response="Deleted"),
+        Endpoint(
+            "PUT",
+            P + "/reports/{report_id:int}",
+            put_report,
+            "Replace a report's title and blocks",
+            body="ReportSave",
+            response="Report",
+        ),
+        Endpoint(
+            "DELETE", P + "/reports/{report_id:int}", delete_report, "Delete a report", response="Deleted"
+        ),
     ]
 
 
@@ -388,21 +499,38 @@ def openapi(eps: list[Endpoint]) -> dict[str, Any]:
         params: list[dict[str, Any]] = []
         for name, conv in re.findall(r"\{(\w+)(:\w+)?\}", ep.path):
             params.append(
-                {"name": name, "in": "path", "required": True, "schema": {"type": "integer" if conv == ":int" else "string"}}
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer" if conv == ":int" else "string"},
+                }
             )
         for name, (typ, desc) in ep.query.items():
-            params.append({"name": name, "in": "query", "required": False, "description": desc, "schema": {"type": typ}})
+            params.append(
+                {"name": name, "in": "query", "required": False, "description": desc, "schema": {"type": typ}}
+            )
         op: dict[str, Any] = {
             "summary": ep.summary,
-            "operationId": f"{ep.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', _openapi_path(ep.path).lower()).strip('_')}",
+            "operationId": ep.method.lower()
+            + "_"
+            + re.sub(r"[^a-z0-9]+", "_", _openapi_path(ep.path).lower()).strip("_"),
             "parameters": params,
             "responses": {
                 str(ep.status): {
                     "description": "OK",
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ep.response}"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{ep.response}"}}
+                    },
                 },
-                "400": {"description": "Bad request", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "404": {"description": "Not found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "400": {
+                    "description": "Bad request",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+                "404": {
+                    "description": "Not found",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
             },
         }
         if ep.body:
@@ -416,7 +544,8 @@ def openapi(eps: list[Endpoint]) -> dict[str, Any]:
         "info": {
             "title": "tunelog dashboard API",
             "version": "1",
-            "description": "The JSON API behind `tunelog ui`. Changing requests must come from the dashboard's "
+            "description": "The JSON API behind `tunelog ui`. Changing requests must come from the "
+            "dashboard's "
             "own origin (browsers) or carry no Origin header (scripts).",
         },
         "paths": paths,

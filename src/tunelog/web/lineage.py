@@ -41,7 +41,15 @@ class Graph:
     def to_dict(self) -> dict[str, Any]:
         return {
             "nodes": [
-                {"id": n.id, "kind": n.kind, "label": n.label, "sub": n.sub, "href": n.href, "layer": n.layer, "focus": n.focus}
+                {
+                    "id": n.id,
+                    "kind": n.kind,
+                    "label": n.label,
+                    "sub": n.sub,
+                    "href": n.href,
+                    "layer": n.layer,
+                    "focus": n.focus,
+                }
                 for n in self.nodes.values()
             ],
             "edges": [list(e) for e in self.edges],

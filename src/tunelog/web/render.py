@@ -78,9 +78,12 @@ def money(value: float | None) -> str:
 
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """``{"a": {"b": 1}}`` → ``("a.b", 1)``; lists and scalars are leaves."""
+    """``{"a": {"b": 1}}`` → ``("a.b", 1)``; lists and scalars are leaves; references to tables
+    and media (dicts with ``_type``) are left out."""
     for k, v in value.items():
         path = f"{prefix}{k}"
+        if isinstance(v, Mapping) and "_type" in v:  # a table or media reference, not a value
+            continue
         if isinstance(v, Mapping) and v:
             yield from flatten(v, path + ".")
         else:
@@ -103,11 +106,10 @@ def pretty_json(value: Any, limit: int = 200_000) -> str:
 
 
 def make_env() -> jinja2.Environment:
-    """The template environment: autoescaped, strict about undefined names."""
+    """The template environment: autoescaped."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("tunelog.web", "templates"),
         autoescape=True,
-        undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -49,8 +49,8 @@ def clean_body(body: Any) -> dict[str, Any]:
 def resolve(api: Api, path: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each block with its data (``data``) or the problem reading it (``error``)."""
     out = []
-    for b in body.get("blocks", []):
-        block = dict(b)
+    for i, b in enumerate(body.get("blocks", [])):
+        block = dict(b) | {"i": i}
         try:
             block["data"] = _resolve_block(api, path, block)
         except TunelogError as exc:
@@ -80,7 +80,8 @@ def _resolve_block(api: Api, path: str, b: dict[str, Any]) -> Any:
         return {
             "cols": cols,
             "rows": [
-                {"id": r.id, "name": r.name, "state": r.state, "cells": [cell(r, c) for c in cols]} for r in runs
+                {"id": r.id, "name": r.name, "state": r.state, "cells": [cell(r, c) for c in cols]}
+                for r in runs
             ],
         }
     if kind == "table":

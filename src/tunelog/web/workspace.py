@@ -130,10 +130,10 @@ def _check_key(key: str) -> str | None:
 def available_columns(runs: Sequence[ApiRun]) -> list[str]:
     seen: dict[str, None] = {}
     for run in runs:
-        for k, v in flatten(run.config):
+        for k, _v in flatten(run.config):
             if not k.startswith("_"):
                 seen.setdefault("config." + k, None)
-        for k, v in flatten(run.summary):
+        for k, _v in flatten(run.summary):
             if "_type" in k or k.startswith("_"):
                 continue
             seen.setdefault("summary." + k, None)
@@ -185,11 +185,19 @@ def load(api: Api, path: str, spec: ViewSpec, cursor: str | None = None) -> Work
     except UsageError as exc:  # e.g. a regex SQLite rejects, a key with a quote
         error, total, runs, nxt = exc, 0, [], None
     columns = [
-        Column(c, c.split(".", 1)[1] if "." in c else c, any(isinstance(cell(r, c), int | float) for r in runs))
+        Column(
+            c, c.split(".", 1)[1] if "." in c else c, any(isinstance(cell(r, c), int | float) for r in runs)
+        )
         for c in cols
     ]
     groups = _group(runs, spec.group, columns) if spec.group else None
     return Workspace(spec, runs, total, nxt, columns, available, groups, error, len(runs) >= GROUP_LIMIT)
+
+
+def _label(key: str) -> str:
+    """A short header: the last two parts of a dotted key (``hyperparameters.n_epochs``)."""
+    parts = key.split(".")[1:] or [key]
+    return ".".join(parts[-2:]) if len(parts) > 1 and len(parts[-1]) < 12 else parts[-1]
 
 
 def _group(runs: Sequence[ApiRun], key: str, columns: Sequence[Column]) -> list[Group]:

@@ -122,7 +122,7 @@ class Autolog:
 
             tracing.set_fallback_run(run)
             # Load the price table on the writer thread now, not inside the first recorded call.
-            run._writer.call(_warm_prices, "loading the price table")
+            run.writer.call(_warm_prices, "loading the price table")
         if not quiet:
             print(f"tunelog: autolog records OpenAI calls to run {run.name!r}: {run.url}")
         return run
@@ -161,7 +161,7 @@ class Autolog:
 
             tracing.set_fallback_run(None)
             run = recorder.run
-            run._writer.flush(30.0)
+            run.writer.flush(30.0)
             self._last_stats = self._stats_of(recorder)
             if self._owns_run:
                 run.finish()
@@ -179,7 +179,7 @@ class Autolog:
     @staticmethod
     def _stats_of(recorder: Recorder) -> dict[str, int]:
         c = recorder.counters
-        writer = recorder.run._writer
+        writer = recorder.run.writer
         return {
             "recorded": c.recorded,
             "dropped": c.dropped,

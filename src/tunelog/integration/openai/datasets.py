@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -130,29 +130,71 @@ def _calls_text(msg: dict[str, Any]) -> str:
 
 @dataclass
 class Example:
-    """One line of a dataset, understood: the table's cells and what its tokens are made of."""
+    """One line of a dataset, understood: its format and the table's cells."""
 
     format: str
     cells: dict[str, Any]
-    texts: list[str] = field(default_factory=list)  # every string that is tokenized
-    fixed_tokens: int = 0  # chat framing and images
 
 
-def _messages_part(messages: list[Any], ex: Example) -> None:
-    ex.fixed_tokens += 3  # every reply is primed with <|start|>assistant<|message|>
+def example_format(obj: Any) -> str:
+    """``chat``, ``dpo``, ``reinforcement``, ``prompt_completion`` or ``unknown``."""
+    if not isinstance(obj, dict):
+        return "unknown"
+    if isinstance(obj.get("messages"), list):
+        return "reinforcement" if any(k not in _CHAT_KEYS for k in obj) else "chat"
+    if "preferred_output" in obj or "non_preferred_output" in obj:
+        return "dpo"
+    if "prompt" in obj or "completion" in obj:
+        return "prompt_completion"
+    return "unknown"
+
+
+def _message_tokens(messages: list[Any], count: Callable[[str], int]) -> int:
+    total = 3  # every reply is primed with <|start|>assistant<|message|>
     for m in messages:
         if not isinstance(m, dict):
-            ex.texts.append(json.dumps(m, ensure_ascii=False))
+            total += count(json.dumps(m, ensure_ascii=False))
             continue
-        ex.fixed_tokens += 3 + _IMAGE_TOKENS * _images(m.get("content"))
-        ex.texts.append(str(m.get("role", "")))
-        ex.texts.append(_text(m.get("content")))
-        if isinstance(m.get("name"), str):
-            ex.texts.append(m["name"])
-            ex.fixed_tokens += 1
-        calls = _calls_text(m)
-        if calls:
-            ex.texts.append(calls)
+        total += 3
+        role, content, name = m.get("role"), m.get("content"), m.get("name")
+        if role:
+            total += count(str(role))
+        if isinstance(content, str):
+            total += count(content) if content else 0
+        elif content is not None:
+            text = _text(content)
+            total += (count(text) if text else 0) + _IMAGE_TOKENS * _images(content)
+        if isinstance(name, str):
+            total += 1 + (count(name) if name else 0)
+        if m.get("tool_calls") or m.get("function_call"):
+            calls = _calls_text(m)
+            total += count(calls) if calls else 0
+    return total
+
+
+def example_tokens(obj: Any, count: Callable[[str], int], fmt: str | None = None) -> int:
+    """Tokens of one example, chat framing as in OpenAI's cookbook; ``count`` counts one string."""
+    fmt = fmt or example_format(obj)
+    if fmt in ("chat", "reinforcement"):
+        total = _message_tokens(obj["messages"], count)
+        tools = obj.get("tools") or obj.get("functions")
+        return total + (count(json.dumps(tools, ensure_ascii=False)) if tools else 0)
+    if fmt == "dpo":
+        inp = obj.get("input")
+        listed = inp.get("messages") if isinstance(inp, dict) else None
+        total = _message_tokens(listed if isinstance(listed, list) else [], count)
+        for key in ("preferred_output", "non_preferred_output"):
+            if isinstance(obj.get(key), list):
+                total += _message_tokens(obj[key], count)
+        return total
+    if fmt == "prompt_completion":
+        total = 0
+        for key in ("prompt", "completion"):
+            value = obj.get(key)
+            text = value if isinstance(value, str) else _text(value)
+            total += count(text) if text else 0
+        return total
+    return count(json.dumps(obj, ensure_ascii=False))
 
 
 def _last(messages: list[Any], roles: tuple[str, ...]) -> str | None:
@@ -177,9 +219,7 @@ def _output_text(value: Any) -> str | None:
 def classify(obj: Any) -> Example:
     """Understand one parsed line. Never raises: an unknown shape is ``unknown``."""
     if not isinstance(obj, dict):
-        ex = Example("unknown", {"other": json.dumps(obj, ensure_ascii=False)})
-        ex.texts.append(ex.cells["other"])
-        return ex
+        return Example("unknown", {"other": json.dumps(obj, ensure_ascii=False)})
     if isinstance(obj.get("messages"), list):
         messages: list[Any] = obj["messages"]
         extra = {k: v for k, v in obj.items() if k not in _CHAT_KEYS}
@@ -192,7 +232,7 @@ def classify(obj: Any) -> Example:
             ),
             None,
         )
-        ex = Example(
+        return Example(
             kind,
             {
                 "system": system,
@@ -204,10 +244,6 @@ def classify(obj: Any) -> Example:
                 "fields": extra or None,
             },
         )
-        _messages_part(messages, ex)
-        if ex.cells["tools"]:
-            ex.texts.append(json.dumps(ex.cells["tools"], ensure_ascii=False))
-        return ex
     if "preferred_output" in obj or "non_preferred_output" in obj:
         found = obj.get("input")
         inp: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -224,7 +260,7 @@ def classify(obj: Any) -> Example:
         rest = {
             k: v for k, v in obj.items() if k not in ("input", "preferred_output", "non_preferred_output")
         }
-        ex = Example(
+        return Example(
             "dpo",
             {
                 "system": system,
@@ -238,14 +274,10 @@ def classify(obj: Any) -> Example:
                 "other": json.dumps(rest, ensure_ascii=False) if rest else None,
             },
         )
-        for part in (messages, obj.get("preferred_output"), obj.get("non_preferred_output")):
-            if isinstance(part, list):
-                _messages_part(part, ex)
-        return ex
     if "prompt" in obj or "completion" in obj:
         rest = {k: v for k, v in obj.items() if k not in ("prompt", "completion")}
         prompt, completion = obj.get("prompt"), obj.get("completion")
-        ex = Example(
+        return Example(
             "prompt_completion",
             {
                 "prompt": prompt if isinstance(prompt, str) else _text(prompt),
@@ -253,17 +285,12 @@ def classify(obj: Any) -> Example:
                 "other": json.dumps(rest, ensure_ascii=False) if rest else None,
             },
         )
-        ex.texts += [ex.cells["prompt"], ex.cells["completion"]]
-        return ex
-    ex = Example("unknown", {"other": json.dumps(obj, ensure_ascii=False)})
-    ex.texts.append(ex.cells["other"])
-    return ex
+    return Example("unknown", {"other": json.dumps(obj, ensure_ascii=False)})
 
 
-def count_tokens(ex: Example, encoding: str) -> int:
-    """Tokens of one example under ``encoding`` (chat framing as in OpenAI's cookbook)."""
-    tok = _tokenizer(encoding)
-    return ex.fixed_tokens + sum(int(tok.count(t)) for t in ex.texts if t)
+def count_tokens(obj: Any, encoding: str) -> int:
+    """Tokens of one example (a parsed line) under ``encoding``."""
+    return example_tokens(obj, _tokenizer(encoding).count)
 
 
 def table_row(obj: Any, columns: Sequence[str]) -> list[Any]:
@@ -278,7 +305,7 @@ def table_row(obj: Any, columns: Sequence[str]) -> list[Any]:
     for i, col in enumerate(columns):
         if col.startswith("tokens"):
             enc = col[len("tokens (") : -1] if col.startswith("tokens (") else "o200k_base"
-            out.append(count_tokens(ex, enc))
+            out.append(example_tokens(obj, _tokenizer(enc).count, ex.format))
         elif i == len(columns) - 1:
             out.append(cells.get("other"))
         else:
@@ -289,16 +316,16 @@ def table_row(obj: Any, columns: Sequence[str]) -> list[Any]:
 # -- checks ---------------------------------------------------------------------------------------
 
 
-def check_example(ex: Example, obj: Any, method: str | None) -> list[str]:
+def check_example(fmt: str, obj: Any, method: str | None) -> list[str]:
     """Format problems of one example, each saying what to change (empty when it looks right)."""
-    if ex.format == "unknown":
+    if fmt == "unknown":
         keys = ", ".join(sorted(obj)[:5]) if isinstance(obj, dict) else type(obj).__name__
         return [
             f"not a known fine-tuning format (keys: {keys}); use 'messages' (chat), "
             "'input'/'preferred_output'/'non_preferred_output' (DPO) or 'prompt'/'completion'"
         ]
     problems: list[str] = []
-    if ex.format in ("chat", "reinforcement"):
+    if fmt in ("chat", "reinforcement"):
         messages = obj["messages"]
         if not messages:
             return ["'messages' is empty; add the conversation's messages"]
@@ -315,27 +342,25 @@ def check_example(ex: Example, obj: Any, method: str | None) -> list[str]:
             if "weight" in m and m["weight"] not in (0, 1):
                 problems.append(f"message {i} has weight {m['weight']!r}; weight must be 0 or 1")
         has_assistant = any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages)
-        if method == "reinforcement" or ex.format == "reinforcement":
+        if method == "reinforcement" or fmt == "reinforcement":
             last = messages[-1]
             if isinstance(last, dict) and last.get("role") == "assistant":
                 problems.append("a reinforcement example must end with a user message, not an assistant one")
         elif not has_assistant:
             problems.append("no assistant message, so nothing to learn from; add the assistant's reply")
-    elif ex.format == "dpo":
+    elif fmt == "dpo":
         for key in ("preferred_output", "non_preferred_output"):
             value = obj.get(key)
             if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict)):
                 problems.append(f"'{key}' must be a list holding one assistant message")
         if not (isinstance(obj.get("input"), dict) and isinstance(obj["input"].get("messages"), list)):
             problems.append("'input' must be an object with 'messages'")
-    elif ex.format == "prompt_completion" and not (
+    elif fmt == "prompt_completion" and not (
         isinstance(obj.get("prompt"), str) and isinstance(obj.get("completion"), str)
     ):
         problems.append("'prompt' and 'completion' must both be strings")
-    if method == "dpo" and ex.format != "dpo":
-        problems.append(
-            f"a {ex.format} example in a DPO job; DPO needs input/preferred/non_preferred outputs"
-        )
+    if method == "dpo" and fmt != "dpo":
+        problems.append(f"a {fmt} example in a DPO job; DPO needs input/preferred/non_preferred outputs")
     return problems
 
 
@@ -400,7 +425,7 @@ class DatasetScanner:
 
     def __init__(self, model: str | None, method: str | None = None, label: str = "file") -> None:
         self.stats = DatasetStats(encoding=encoding_name(model))
-        self._tok = _tokenizer(self.stats.encoding)
+        self._count: Callable[[str], int] = _tokenizer(self.stats.encoding).count
         self._method = method
         self._label = label
         self._rest = b""
@@ -457,20 +482,16 @@ class DatasetScanner:
         except ValueError as exc:
             self._unparsed(n, f"not valid JSON ({exc}); each line must be one JSON object")
             return
-        ex = classify(obj)
+        fmt = example_format(obj)
         st.examples += 1
-        st.formats[ex.format] += 1
-        tokens = ex.fixed_tokens
-        count = self._tok.count
-        for t in ex.texts:
-            if t:
-                tokens += count(t)
+        st.formats[fmt] += 1
+        tokens = example_tokens(obj, self._count, fmt)
         st.tokens_total += tokens
         if st.tokens_min is None or tokens < st.tokens_min:
             st.tokens_min = tokens
         if st.tokens_max is None or tokens > st.tokens_max:
             st.tokens_max = tokens
-        for problem in check_example(ex, obj, self._method):
+        for problem in check_example(fmt, obj, self._method):
             self._warn(problem, n)
         if tokens > MAX_EXAMPLE_TOKENS:
             self._warn(

@@ -320,26 +320,29 @@ class JobSync:
     # -- the run ------------------------------------------------------------------------------------
     def _open_run(self) -> tuple[Run, bool]:
         """The run to write: the user's own open run with this id (never finished here), else ours."""
-        from tunelog.session import _start, process
+        from tunelog.session import init as start_run
+        from tunelog.session import process
 
         mine = process().live.get(self.key)
-        if mine is not None and not mine._finished:
+        if mine is not None and not mine.finished:
             return mine, False
-        init = self.opts.init
+        opts = self.opts.init
         existed = self.backend.store.get_run(self.key) is not None
+        settings = self.opts.settings
         try:
-            run = _start(
-                self.opts.settings,
-                self.opts.project,
-                init.get("name") or (None if existed else self.job.id),
-                self.job.id,
-                init.get("job_type") or (None if existed else "fine-tune"),
-                None,
-                init.get("tags"),
-                init.get("notes"),
-                init.get("group"),
-                "allow",
-                init.get("dir"),
+            run = start_run(
+                project=self.opts.project,
+                entity=settings.entity,
+                name=opts.get("name") or (None if existed else self.job.id),
+                id=self.job.id,
+                job_type=opts.get("job_type") or (None if existed else "fine-tune"),
+                tags=opts.get("tags"),
+                notes=opts.get("notes"),
+                group=opts.get("group"),
+                resume="allow",
+                dir=str(settings.dir),
+                mode=settings.mode,
+                reinit="create_new",
             )
         except RunExistsError:
             raise SyncError(

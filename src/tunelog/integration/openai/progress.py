@@ -62,7 +62,9 @@ class Lines:
         self.line(f"{job_id}: {status}")
 
     def line(self, text: str) -> None:
-        print(text, file=self._stream or sys.stderr, flush=True)
+        with self._lock:  # jobs are followed on several threads: keep their lines whole
+            (self._stream or sys.stderr).write(text + "\n")
+            (self._stream or sys.stderr).flush()
 
 
 class Bars:

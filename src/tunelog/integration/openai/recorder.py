@@ -130,7 +130,7 @@ class Recorder:
             return how == "always"
         if kwargs.get("extra_headers") and _is_raw(kwargs["extra_headers"]):
             return False  # raw-response streams are handed over unparsed: leave them untouched
-        client = getattr(resource, "_client", None)
+        client = getattr(resource, "_client", resource)  # openai 0.28: the module itself
         key = (id(client), getattr(client, "_api_version", None))
         ok = self._usage_ok.get(key)
         if ok is None:
@@ -288,7 +288,7 @@ class Call:
             return
         self._done = True
         rec = self.recorder
-        writer = self.run._writer
+        writer = self.run.writer
         if writer.span(self._build):
             # The history row is queued now, in order behind its span; the span's thunk fills it in
             # on the writer thread, so a flush after this call covers both.

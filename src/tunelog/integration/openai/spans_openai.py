@@ -221,18 +221,15 @@ def _account(
     if cost is not None:
         totals.cost += cost
         row["call/cost_usd"] = cost
-    run.summary.update(
-        {
-            "usage/prompt_tokens": totals.prompt,
-            "usage/completion_tokens": totals.completion,
-            "usage/total_tokens": totals.total,
-            "usage/cost_usd": totals.cost,
-            "calls": totals.calls,
-            "errors": totals.errors,
-        }
-    )
-    if run._finished:  # finished runs are no longer drained: write the summary through directly
-        run._writer.update(run.key, {"summary": run.summary.snapshot()})
+    values = {
+        "usage/prompt_tokens": totals.prompt,
+        "usage/completion_tokens": totals.completion,
+        "usage/total_tokens": totals.total,
+        "usage/cost_usd": totals.cost,
+        "calls": totals.calls,
+        "errors": totals.errors,
+    }
+    run.absorb_summary(values)
 
 
 def embedding_dimensions(embedding: Any) -> int | None:

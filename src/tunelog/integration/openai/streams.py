@@ -35,11 +35,22 @@ def _is_hidden_usage_chunk(chunk: Any) -> bool:
 def _unset_null_usage(chunk: Any) -> None:
     if isinstance(chunk, dict):  # openai 0.28's OpenAIObject
         if "usage" in chunk and chunk["usage"] is None:
-            del chunk["usage"]
+            dict.__delitem__(chunk, "usage")  # OpenAIObject forbids ``del``
         return
     fields = getattr(chunk, "__pydantic_fields_set__", None)
     if fields is not None and "usage" in fields and chunk.usage is None:
         fields.discard("usage")
+
+
+def _hide(chunk: Any, call: Call) -> bool:
+    """Whether to keep ``chunk`` from the caller (the usage chunk tunelog asked for). Never raises."""
+    try:
+        if _is_hidden_usage_chunk(chunk):
+            return True
+        _unset_null_usage(chunk)
+    except Exception as exc:
+        call.recorder.fail("following an OpenAI stream", exc)
+    return False
 
 
 def iterate(inner: Iterator[Any], call: Call) -> Generator[Any, None, None]:
@@ -53,10 +64,8 @@ def iterate(inner: Iterator[Any], call: Call) -> Generator[Any, None, None]:
             if not chunks:
                 call.t_first = _now()
             chunks.append(chunk)
-            if hide:
-                if _is_hidden_usage_chunk(chunk):
-                    continue
-                _unset_null_usage(chunk)
+            if hide and _hide(chunk, call):
+                continue
             yield chunk
         status = "ok"
     except GeneratorExit:
@@ -79,10 +88,8 @@ async def aiterate(inner: AsyncIterator[Any], call: Call) -> AsyncGenerator[Any,
             if not chunks:
                 call.t_first = _now()
             chunks.append(chunk)
-            if hide:
-                if _is_hidden_usage_chunk(chunk):
-                    continue
-                _unset_null_usage(chunk)
+            if hide and _hide(chunk, call):
+                continue
             yield chunk
         status = "ok"
     except GeneratorExit:

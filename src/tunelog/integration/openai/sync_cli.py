@@ -105,7 +105,17 @@ def sync(
             )
             for w in result.warnings:
                 click.echo(f"warning: {w}", err=True)
-            click.echo(str(result))
+            if show:  # the progress display already printed one line per job
+                tally = (
+                    f"{len(result.synced)} synced, {len(result.skipped)} skipped, {len(result.errors)} failed"
+                )
+                click.echo(f"Done: {tally}." if result.jobs else str(result))
+            elif watch:  # every pass would repeat the jobs already synced: show only news
+                for job in result.jobs:
+                    if job.action != "skipped":
+                        click.echo(job.line())
+            else:
+                click.echo(str(result))
             return 0 if result.ok else 1
 
         if not watch:

@@ -44,7 +44,12 @@ def routes(web: Web) -> list[Route]:
         else:
             spec = workspace.ViewSpec.from_mapping(params)
         ws = workspace.load(api, f"{e}/{p}", spec, cursor=params.get("cursor") or None)
-        if ws.total == 0 and not spec.q and not spec.text and not any(s.project == p for s in api.project_stats(e)):
+        if (
+            ws.total == 0
+            and not spec.q
+            and not spec.text
+            and not any(s.project == p for s in api.project_stats(e))
+        ):
             raise ReferenceNotFound(f"There is no project {e}/{p}. Pick one on the projects page.")
         return web.page(
             request,
