@@ -8,7 +8,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["bench.core_bench", "bench.blobs_bench", "bench.simulator_bench"]
+MODULES = [
+    "bench.core_bench",
+    "bench.blobs_bench",
+    "bench.store_history_bench",
+    "bench.simulator_bench",
+    "bench.finetune_bench",
+    "bench.autolog_bench",
+    "bench.ui_bench",
+]
 
 if __name__ == "__main__":
     only = sys.argv[1:]
