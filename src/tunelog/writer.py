@@ -270,7 +270,7 @@ class Writer:
                 return
             except Exception as exc:
                 if attempt == 3:
-                    n = sum(len(r) for r in batch.steps.values()) + len(batch.spans)
-                    self.failures.record(f"writing {n} rows to the store", exc)
+                    # One kind of failure however big the batch: the message is logged once per kind.
+                    self.failures.record("writing metrics, events and spans to the store", exc)
                     return
                 time.sleep(0.05 * (2**attempt))
