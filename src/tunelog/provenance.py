@@ -10,7 +10,6 @@ import platform
 import socket
 import subprocess
 import sys
-from importlib import metadata
 from typing import Any
 
 # Packages whose versions explain an OpenAI run; openai's above all.
@@ -47,6 +46,8 @@ def git_info(cwd: str | None = None) -> dict[str, Any] | None:
 
 
 def package_versions() -> dict[str, str]:
+    from importlib import metadata  # ~10 ms to import: only on the provenance thread
+
     out: dict[str, str] = {}
     for name in _PACKAGES:
         try:

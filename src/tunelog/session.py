@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tunelog import liveness, provenance
+from tunelog import liveness
 from tunelog.backend import Backend, backend_for
 from tunelog.errors import ReferenceNotFound, RunExistsError, UsageError
 from tunelog.history import json_safe
@@ -132,6 +132,8 @@ class _Process:
 
         def work() -> None:
             try:
+                from tunelog import provenance  # its imports (subprocess, platform) stay off init
+
                 backend.writer.update(key, {"meta": provenance.collect()})
             except Exception as exc:
                 backend.failures.record("recording where the run came from", exc)
