@@ -16,8 +16,7 @@ field (``id``, ``name``, ``state``, ``job_type``, ``group``, ``notes``, ``tags``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from tunelog.errors import UsageError
 
@@ -43,8 +42,7 @@ OPERATORS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Cond:
+class Cond(NamedTuple):
     """``field`` (a run column) or ``field.path...`` (inside a JSON column) ``op`` ``value``."""
 
     field: str
@@ -53,18 +51,15 @@ class Cond:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class And:
+class And(NamedTuple):
     items: tuple[Filter, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Or:
+class Or(NamedTuple):
     items: tuple[Filter, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
+class Not(NamedTuple):
     item: Filter
 
 
@@ -129,8 +124,7 @@ def _cond(key: str, field: str, path: tuple[str, ...], op: str, operand: Any) ->
     return Cond(field, path, op, tuple(operand) if op in ("$in", "$nin") else operand)
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
+class Order(NamedTuple):
     field: str
     path: tuple[str, ...]
     descending: bool

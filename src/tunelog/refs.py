@@ -8,7 +8,7 @@ so they go in an artifact's metadata, never in its name.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tunelog.errors import UsageError
 
@@ -46,8 +46,7 @@ def version_index(selector: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-@dataclass(frozen=True, slots=True)
-class ArtifactRef:
+class ArtifactRef(NamedTuple):
     """A parsed artifact reference. ``selector`` is an alias or ``v<N>``; default ``latest``."""
 
     entity: str
@@ -98,8 +97,7 @@ def parse_artifact_ref(ref: str, *, entity: str | None, project: str | None) -> 
     return ArtifactRef(ent, proj, name, sel)
 
 
-@dataclass(frozen=True, slots=True)
-class RunPath:
+class RunPath(NamedTuple):
     entity: str
     project: str
     run_id: str

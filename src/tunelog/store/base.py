@@ -16,8 +16,7 @@ from tunelog.filters import Filter, Order
 RUN_STATES = ("running", "finished", "failed", "crashed")
 
 
-@dataclass(frozen=True, slots=True)
-class RunKey:
+class RunKey(NamedTuple):
     entity: str
     project: str
     run_id: str
@@ -85,8 +84,7 @@ class HistoryRow(NamedTuple):
     time: float
 
 
-@dataclass(frozen=True, slots=True)
-class RunEvent:
+class RunEvent(NamedTuple):
     """Something that happened to a run, such as a fine-tuning job's event. ``id`` (the source's
     event id, when it has one) makes re-writing the same event idempotent."""
 
@@ -120,8 +118,7 @@ class SpanRecord:
     error: Mapping[str, Any] | None = None  # type, message, status_code
 
 
-@dataclass(frozen=True, slots=True)
-class SpanQuery:
+class SpanQuery(NamedTuple):
     """Which spans ``Store.list_spans`` returns, newest first, a page at a time.
 
     ``before`` is a keyset cursor ``(start_time, span_id)``: the page starts after it."""
@@ -156,16 +153,14 @@ class WriteBatch:
         return bool(self.history or self.steps or self.run_updates or self.events or self.spans)
 
 
-@dataclass(frozen=True, slots=True)
-class RunQuery:
+class RunQuery(NamedTuple):
     filter: Filter | None = None
     order: Order | None = None
     limit: int | None = None
     offset: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestEntry:
+class ManifestEntry(NamedTuple):
     """One file of an artifact version: its path inside the artifact, content hash and size."""
 
     path: str
