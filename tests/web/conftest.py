@@ -46,16 +46,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(sample: sample_data.Sample, api: Api) -> Iterator[str]:
+def _serve(api: Api, settings: Any) -> Iterator[str]:
     import uvicorn
 
     from tunelog.web.app import create_app
 
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(api, sample.settings), host="127.0.0.1", port=port, log_level="warning"
-    )
+    config = uvicorn.Config(create_app(api, settings), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -67,6 +64,35 @@ def server(sample: sample_data.Sample, api: Api) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(sample: sample_data.Sample, api: Api) -> Iterator[str]:
+    yield from _serve(api, sample.settings)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """What ``tunelog demo`` records (fine-tunes through the simulator, autologged calls, the
+    tracking example), recorded once per session."""
+    from tunelog.demo import run_demo
+    from tunelog.settings import Settings
+
+    settings = Settings.resolve(dir=str(tmp_path_factory.mktemp("demo") / "tunelog"), entity="demo-user")
+    # On a thread of its own: Playwright's sync API keeps an event loop running on this one, and the
+    # demo's async calls start their own.
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(run_demo(settings, speed=1000, live=False)))
+    thread.start()
+    thread.join(timeout=300)
+    if not out:
+        raise RuntimeError("recording the demo failed or took over 5 minutes; see the log above")
+    return out[0]
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo: Any) -> Iterator[str]:
+    yield from _serve(Api(settings=demo.settings), demo.settings)
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,16 @@ def test_run_page_charts_zoom_smoothing_and_tables(page: Any, server: str, shots
     page.dispatch_event("#smooth", "input")
     page.check("#x-time")
     charts_drawn(page, "#run-charts", 3)
+    # Zooming a time axis refetches the steps logged in that window (server-side detail).
+    with page.expect_request(lambda r: "/metrics/" in r.url and "min_step=" in r.url):
+        page.evaluate(
+            """() => { const el = document.querySelector('#run-charts .js-plotly-plot');
+                const [a, b] = el.layout.xaxis.range;
+                const ta = new Date(a).getTime(), tb = new Date(b).getTime();
+                const f = (t) => new Date(t).toISOString().replace('T', ' ').replace('Z', '');
+                window.Plotly.relayout(el, {
+                    'xaxis.range[0]': f(ta + (tb - ta) / 4), 'xaxis.range[1]': f(tb)}); }"""
+        )
     page.wait_for_selector(".table-box .data-table")
     assert "ckpt-200" in page.inner_text(".table-box")
     assert page.locator(".events tbody tr").count() == 3
@@ -133,8 +143,9 @@ def test_saved_view_reopens_with_its_columns_and_filter(page: Any, server: str) 
         + "job_type%20%3D%20%22fine-tune%22"
         + "&cols=config.base_model,summary.final_loss"
     )
-    page.prompt_answers.append("fine-tunes")
     page.click("[data-action=save-view]")
+    page.fill("#save-view-name", "fine-tunes")
+    page.press("#save-view-name", "Enter")
     page.wait_for_url("**view=fine-tunes")
     page.goto(server + "/tester/ft-demo")
     page.select_option("#view-select", "fine-tunes")

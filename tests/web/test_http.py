@@ -280,3 +280,8 @@ def test_the_cli_refuses_a_public_host(tmp_path: Any) -> None:
 
     result = CliRunner().invoke(main, ["--dir", str(tmp_path), "ui", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "--allow-remote" in result.output
+
+
+def test_json_preview_shows_the_document(server: str) -> None:
+    status, body, _ = fetch(server + "/tester/ft-demo/artifacts/model-metadata/v0/preview/model_metadata.json")
+    assert status == 200 and b"fine_tuned_model" in body and b"ft:" in body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from tunelog.filters import parse_order
 from tunelog.store.base import HistoryRow, RunKey, RunRecord, SpanRecord, WriteBatch
@@ -117,3 +118,79 @@ def test_project_stats_and_span_stats(tmp_path: Path) -> None:
     assert sum(s.prompt_tokens for s in stats) == 100 and {s.model for s in stats} == {"m1", "m2"}
     assert abs(sum(s.cost_usd for s in stats) - 0.1) < 1e-9
     assert store.span_stats("e", "p", run=RunKey("e", "p", "s")) == []
+
+
+def _totals(stats: list[Any]) -> tuple[int, int, int, int]:
+    return (
+        sum(s.calls for s in stats),
+        sum(s.prompt_tokens for s in stats),
+        sum(s.errors for s in stats),
+        round(sum(s.cost_usd for s in stats) * 1e6),
+    )
+
+
+def test_span_stats_from_the_rollup_stay_exact_over_ranges_rewrites_and_deletes(tmp_path: Path) -> None:
+    from tunelog.store import span_rollup
+
+    store = _store(tmp_path)
+    a, b = _run(store, "a"), _run(store, "b")
+    t0 = 1_700_000_013.7  # not on a minute boundary
+    n = span_rollup.RAW_LIMIT + 5_000  # over the limit: whole minutes from the rollup
+    spans = [
+        SpanRecord(
+            f"s{i}", f"t{i}", None, a if i % 5 else b, "call", "llm", t0 + i * 0.3, t0 + i * 0.3 + 0.1,
+            "error" if i % 97 == 0 else "ok", model=("m1", "m2", "m3")[i % 3],
+            usage={"prompt_tokens": 1 + i % 7, "completion_tokens": 2}, cost_usd=1e-6 * (i % 4),
+        )
+        for i in range(n)
+    ]  # fmt: skip
+    spans.append(SpanRecord("group", "tg", None, a, "agent", "agent", t0, t0 + 1, "ok"))  # no model
+    store.write(WriteBatch(spans=spans[: n // 2]))
+    store.span_stats("e", "p")  # the rollup catches up to here; the rest comes on the next read
+    store.write(WriteBatch(spans=spans[n // 2 :]))
+
+    def expect(keep: Any) -> tuple[int, int, int, int]:
+        chosen = [s for s in spans if s.model and keep(s)]
+        return (
+            len(chosen),
+            sum(s.usage["prompt_tokens"] for s in chosen),  # type: ignore[index]
+            sum(s.status == "error" for s in chosen),
+            round(sum(s.cost_usd or 0 for s in chosen) * 1e6),
+        )
+
+    everything = store.span_stats("e", "p", buckets=60)
+    assert _totals(everything) == expect(lambda s: True)
+    assert {s.model for s in everything} == {"m1", "m2", "m3"} and len({s.start for s in everything}) <= 61
+    lo, hi = t0 + 134.5, t0 + 7400.9  # both ends inside a minute: counted from the raw spans
+    ranged = store.span_stats("e", "p", start_after=lo, start_before=hi)
+    assert _totals(ranged) == expect(lambda s: lo <= s.start_time < hi)
+    assert _totals(ranged)[0] > span_rollup.RAW_LIMIT and ranged[0].width % 60 == 0
+    assert _totals(store.span_stats("e", "p", run=b)) == expect(lambda s: s.run == b)
+    small = store.span_stats("e", "p", start_after=lo, start_before=lo + 600)  # few calls: raw buckets
+    assert _totals(small) == expect(lambda s: lo <= s.start_time < lo + 600)
+    # Rewriting a counted span replaces its contribution; deleting a run takes its spans out.
+    old = spans[1]
+    spans[1] = SpanRecord(
+        old.span_id, old.trace_id, None, old.run, "call", "llm", old.start_time, old.end_time, "error",
+        model="m1", usage={"prompt_tokens": 1000}, cost_usd=0.0,
+    )  # fmt: skip
+    store.write(WriteBatch(spans=[spans[1]]))
+    assert _totals(store.span_stats("e", "p")) == expect(lambda s: True)
+    store.delete_run(b)
+    assert _totals(store.span_stats("e", "p")) == expect(lambda s: s.run == a)
+
+
+def test_project_keys_are_every_config_and_summary_leaf(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _run(store, "a", config={"base_model": "m", "hyperparameters": {"n_epochs": 3}, "_private": 1})
+    _run(store, "b", config={"training_file": "t.jsonl"}, summary={"loss": 0.1, "img": {"_type": "image"}})
+    for i in range(300):  # keys of old runs count too, not only the newest runs'
+        _run(store, f"n{i}", config={"seed": i}, t=float(i))
+    assert store.project_keys("e", "p") == [
+        "config.base_model",
+        "config.hyperparameters.n_epochs",
+        "config.seed",
+        "config.training_file",
+        "summary.loss",
+    ]
+    assert len(store.project_keys("e", "p", limit=2)) == 2

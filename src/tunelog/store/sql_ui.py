@@ -5,7 +5,8 @@
   10,000-run project never skips rows with ``OFFSET`` and rows inserted meanwhile never shift a page.
 - Metric series **downsampled in SQL**: a 100,000-point metric comes back as at most ``max_points``
   buckets of equal step width, each with its mean, min and max (spikes stay visible as a band).
-- Span statistics (calls, tokens, cost, errors per time bucket and model) for the traces page.
+- Span statistics (calls, tokens, cost, errors per time bucket and model) for the traces page, from
+  the per-minute rollup (:mod:`tunelog.store.span_rollup`), so a million spans cost a few thousand rows.
 - Saved views and reports (migration 0003): JSON documents the dashboard owns.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from tunelog.errors import ReferenceNotFound, UsageError
 from tunelog.filters import Filter, Order
+from tunelog.store import span_rollup
 from tunelog.store.base import (
     MetricKeyInfo,
     MetricSeries,
@@ -221,6 +223,29 @@ class DashboardTables:
 
         return self._conns.read(tx, f"reading metric {metric!r} of run {key}")
 
+    def project_keys(self, entity: str, project: str, limit: int = 500) -> list[str]:
+        limit = max(1, min(int(limit), 5000))
+
+        def tx(conn: sqlite3.Connection) -> list[str]:
+            out: list[str] = []
+            for column in ("config", "summary"):
+                # Leaves only (objects are walked into; lists are one value); keys starting with an
+                # underscore are tunelog's own, and summary entries with a ``_type`` are media/tables.
+                rows = conn.execute(
+                    "SELECT DISTINCT replace(substr(j.fullkey, 3), '\"', '') "
+                    f"FROM runs, json_tree(runs.{column}) AS j "
+                    "WHERE runs.entity = ? AND runs.project = ? AND j.type NOT IN ('object', 'array') "
+                    "AND instr(j.fullkey, '[') = 0 "
+                    "AND j.key <> '_type' ORDER BY 1 LIMIT ?",
+                    (entity, project, limit - len(out)),
+                ).fetchall()
+                out += [f"{column}.{k}" for (k,) in rows if k and not k.startswith("_") and "._" not in k]
+                if len(out) >= limit:
+                    break
+            return out
+
+        return self._conns.read(tx, f"listing the config and summary keys of {entity}/{project}")
+
     # -- spans ------------------------------------------------------------------------------------
     def span_stats(
         self,
@@ -232,53 +257,16 @@ class DashboardTables:
         buckets: int = 60,
     ) -> list[SpanStat]:
         buckets = max(1, min(int(buckets), 500))
+        if self._conns.read(span_rollup.behind, "checking the span rollup"):
+            self._conns.write(span_rollup.catch_up, "bringing the span rollup up to date")
 
         def tx(conn: sqlite3.Connection) -> list[SpanStat]:
-            where: list[str] = ["entity = ?", "project = ?"]
-            args: list[Any] = [entity, project]
+            pk = None
             if run is not None:
                 pk = run_pk(conn, run)
                 if pk is None:
                     return []
-                where.append("run_pk = ?")
-                args.append(pk)
-            if start_after is not None:
-                where.append("start_time >= ?")
-                args.append(start_after)
-            if start_before is not None:
-                where.append("start_time < ?")
-                args.append(start_before)
-            cond = " AND ".join(where)
-            lo, hi = conn.execute(
-                f"SELECT min(start_time), max(start_time) FROM spans WHERE {cond}", args
-            ).fetchone()
-            if lo is None:
-                return []
-            width = max((hi - lo) / buckets, 1e-3)
-            rows = conn.execute(
-                "SELECT CAST((start_time - ?) / ? AS INTEGER) AS b, coalesce(model, name), count(*), "
-                "sum(coalesce(json_extract(usage, '$.prompt_tokens'), "
-                "json_extract(usage, '$.input_tokens'), 0)), "
-                "sum(coalesce(json_extract(usage, '$.completion_tokens'), "
-                "json_extract(usage, '$.output_tokens'), 0)), "
-                "sum(coalesce(cost_usd, 0)), sum(status = 'error'), avg(end_time - start_time) "
-                f"FROM spans WHERE {cond} GROUP BY b, 2 ORDER BY b, 2",
-                [lo, width, *args],
-            )
-            return [
-                SpanStat(
-                    start=lo + min(int(b), buckets - 1) * width,
-                    width=width,
-                    model=m,
-                    calls=int(c),
-                    prompt_tokens=int(pt or 0),
-                    completion_tokens=int(ct or 0),
-                    cost_usd=float(cost or 0.0),
-                    errors=int(err or 0),
-                    mean_latency=lat,
-                )
-                for b, m, c, pt, ct, cost, err, lat in rows
-            ]
+            return span_rollup.read_stats(conn, entity, project, pk, start_after, start_before, buckets)
 
         return self._conns.read(tx, f"summarising spans of {entity}/{project}")
 

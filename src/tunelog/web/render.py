@@ -74,7 +74,11 @@ def num(value: Any) -> str:
 def money(value: float | None) -> str:
     if value is None:
         return "–"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    if value == 0:
+        return "$0"
+    if abs(value) < 0.0001:  # one call of a small model: show the digits that carry the amount
+        return f"${value:.10f}".rstrip("0") if abs(value) >= 1e-10 else "<$0.0000000001"
+    return f"${value:.4f}" if abs(value) < 1 else f"${value:,.2f}"
 
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

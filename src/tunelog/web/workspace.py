@@ -172,8 +172,10 @@ def load(api: Api, path: str, spec: ViewSpec, cursor: str | None = None) -> Work
     except ExprError as exc:
         filters, error = {}, exc
     sort = _check_key(spec.sort) or "-created_at"
-    recent = api.runs(path, limit=200)
-    available = available_columns(recent)
+    # Column choices: every config/summary key of the project (one SQL pass over its runs' JSON);
+    # the defaults look at the newest runs for which summary keys are numeric.
+    recent = api.runs(path, limit=50)
+    available = api.project_keys(path)
     cols = [c for c in spec.cols if _check_key(c)] or default_columns(available, recent)
     try:
         total = api.count_runs(path, filters)

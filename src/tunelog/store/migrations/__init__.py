@@ -19,7 +19,12 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from tunelog.errors import SchemaTooNewError
-from tunelog.store.migrations import m0001_initial, m0002_events_spans, m0003_views_reports
+from tunelog.store.migrations import (
+    m0001_initial,
+    m0002_events_spans,
+    m0003_views_reports,
+    m0004_span_rollup,
+)
 
 
 class Migration(Protocol):
@@ -29,7 +34,12 @@ class Migration(Protocol):
     def apply(self, conn: sqlite3.Connection) -> None: ...
 
 
-MIGRATIONS: tuple[Migration, ...] = (m0001_initial, m0002_events_spans, m0003_views_reports)
+MIGRATIONS: tuple[Migration, ...] = (
+    m0001_initial,
+    m0002_events_spans,
+    m0003_views_reports,
+    m0004_span_rollup,
+)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:

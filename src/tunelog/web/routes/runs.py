@@ -72,6 +72,8 @@ def routes(web: Web) -> list[Route]:
         tables = [k.name for k in keys if k.points == 0 and _is_table_ref(k.last_value)]
         events = run.events(limit=1000)
         spans = api.spans(f"{e}/{p}", run=rid, limit=200)
+        used = run.used_artifacts()
+        datasets = [(a, t) for a in used for t in a.tables()]
         return web.page(
             request,
             "run.html",
@@ -83,7 +85,8 @@ def routes(web: Web) -> list[Route]:
             tables=tables,
             events=events,
             checkpoints="checkpoints" in tables,
-            used=run.used_artifacts(),
+            used=used,
+            datasets=datasets,
             logged=run.logged_artifacts(),
             spans=spans,
             gantt=gantt_rows(spans),
@@ -109,24 +112,50 @@ def table_page(reader: Any, query: Any, base: str) -> dict[str, Any]:
         offset = max(0, int(query.get("offset") or 0))
     except ValueError:
         offset = 0
+    try:
+        size = min(max(1, int(query.get("limit") or TABLE_PAGE)), 100)
+    except ValueError:
+        size = TABLE_PAGE
     if q:
-        hits = reader.search(q, limit=TABLE_PAGE, start=offset)
+        hits = reader.search(q, limit=size, start=offset)
         rows = [(i, r) for i, r in hits]
-        nxt = rows[-1][0] + 1 if len(rows) == TABLE_PAGE else None
+        nxt = rows[-1][0] + 1 if len(rows) == size else None
     else:
-        rows = list(enumerate(reader.page(offset, TABLE_PAGE), start=offset))
-        nxt = offset + TABLE_PAGE if offset + TABLE_PAGE < reader.nrows else None
+        rows = list(enumerate(reader.page(offset, size), start=offset))
+        nxt = offset + size if offset + size < reader.nrows else None
+    columns = list(reader.columns)
+    keep = _shown_columns(columns, [r for _, r in rows])
     return {
-        "columns": reader.columns,
-        "rows": rows,
+        "columns": [columns[i] for i in keep],
+        "rows": [(i, [r[j] if j < len(r) else None for j in keep]) for i, r in rows],
         "nrows": reader.nrows,
         "offset": offset,
         "next": nxt,
-        "prev": max(0, offset - TABLE_PAGE) if offset and not q else None,
+        "prev": max(0, offset - size) if offset and not q else None,
         "q": q,
         "base": base,
         "as_chat": chat.as_chat,
     }
+
+
+#: Columns of an ``openai-dataset`` table that repeat what its ``messages`` conversation shows.
+_SHOWN_IN_MESSAGES = frozenset({"system", "prompt", "completion"})
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or v == [] or v == {}
+
+
+def _shown_columns(columns: list[str], rows: list[Any]) -> list[int]:
+    """The columns worth a place on this page: not empty in every row, and (for chat datasets) not
+    a repeat of the conversation already rendered from ``messages``."""
+    if not rows:
+        return list(range(len(columns)))
+    filled = [any(not _empty(r[i] if i < len(r) else None) for r in rows) for i in range(len(columns))]
+    chats = "messages" in columns and all(
+        chat.as_chat(r[columns.index("messages")]) for r in rows if len(r) > columns.index("messages")
+    )
+    return [i for i, c in enumerate(columns) if filled[i] and not (chats and c in _SHOWN_IN_MESSAGES)]
 
 
 def gantt_rows(spans: list[Any]) -> dict[str, Any]:

@@ -40,7 +40,13 @@ def span_view(s: Any) -> dict[str, Any]:
     usage = s.usage or {}
     return {
         "span": s,
-        "input": chat.preview(req) or _compact(s.inputs),
+        "input": chat.preview(req)
+        or (
+            " · ".join(map(str, _as_list(s.inputs.get("input"))))
+            if s.kind == "embedding" and isinstance(s.inputs, dict)
+            else ""
+        )
+        or _compact(s.inputs),
         "output": chat.preview(resp) or (s.error or {}).get("message", "") or _compact(s.outputs),
         "tokens": usage.get("total_tokens")
         or (
@@ -50,6 +56,29 @@ def span_view(s: Any) -> dict[str, Any]:
         or None,
         "latency": (s.end_time - s.start_time) if s.end_time is not None else None,
     }
+
+
+def _with_children(api: Any, path: str, s: Any) -> dict[str, Any]:
+    """A table row for ``s``; a span that only groups calls (no model: an agent, a batch) shows what
+    its calls add up to, so the trace table says what each trace cost."""
+    view = span_view(s)
+    view["model"] = s.model or ""
+    view["cost"] = s.cost_usd
+    if s.model or s.parent_id:
+        return view
+    calls = [c for c in api.spans(path, trace_id=s.trace_id, limit=200) if c.model]
+    if not calls:
+        return view
+    calls.sort(key=lambda c: c.start_time)
+    views = [span_view(c) for c in calls]
+    view["model"] = ", ".join(dict.fromkeys(c.model for c in calls))
+    view["tokens"] = sum(v["tokens"] or 0 for v in views) or None
+    costs = [c.cost_usd for c in calls if c.cost_usd is not None]
+    view["cost"] = sum(costs) if costs else None
+    view["input"] = view["input"] or views[0]["input"]
+    view["output"] = view["output"] or views[-1]["output"]
+    view["calls"] = len(calls)
+    return view
 
 
 def _compact(value: Any, limit: int = 120) -> str:
@@ -96,7 +125,7 @@ def routes(web: Web) -> list[Route]:
             "traces.html",
             title=f"{p} · traces · tunelog",
             tab="traces",
-            rows=[span_view(s) for s in spans],
+            rows=[_with_children(api, f"{e}/{p}", s) for s in spans],
             filters=filters,
             next_query=nxt,
             paged=bool(before),
@@ -113,7 +142,13 @@ def routes(web: Web) -> list[Route]:
         roots = sorted(
             (s for s in spans if not s.parent_id or s.parent_id not in by_id), key=lambda s: s.start_time
         )
-        current = by_id.get(wanted or "") or (roots[0] if roots else spans[-1])
+        # With no span asked for, show the first call with a conversation: a root that only groups
+        # calls (an agent, a batch) has no messages of its own.
+        first = roots[0] if roots else spans[-1]
+        if not wanted and not chat.request_messages(first.inputs):
+            talking = [s for s in spans if s.model and chat.request_messages(s.inputs)]
+            first = min(talking, key=lambda s: s.start_time) if talking else first
+        current = by_id.get(wanted or "") or first
         return web.page(
             request,
             "trace.html",
@@ -139,6 +174,10 @@ def routes(web: Web) -> list[Route]:
     ]
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else ([] if value is None else [value])
+
+
 def span_detail(s: Any) -> dict[str, Any]:
     inputs = s.inputs if isinstance(s.inputs, dict) else {}
     return {
@@ -146,5 +185,9 @@ def span_detail(s: Any) -> dict[str, Any]:
         "response": chat.response_messages(s.outputs),
         "params": chat.params(s.inputs),
         "tools": inputs.get("tools") or [],
+        # What an embeddings call embedded (text, or token ids shown as their JSON).
+        "embedded": [x if isinstance(x, str) else json.dumps(x) for x in _as_list(inputs.get("input"))]
+        if s.kind == "embedding"
+        else [],
         "view": span_view(s),
     }

@@ -84,7 +84,8 @@ TL.editInPlace = function (el, opts) {
 // -- table boxes: server-rendered pages of a stored table -----------------------------------------
 TL.loadTableBox = async function (box, offset, q) {
   const body = box.querySelector(".table-body");
-  const url = box.dataset.src + "?offset=" + (offset || 0) + (q ? "&q=" + TL.enc(q) : "");
+  const url = box.dataset.src + "?offset=" + (offset || 0) + (q ? "&q=" + TL.enc(q) : "") +
+    (box.dataset.limit ? "&limit=" + box.dataset.limit : "");
   const resp = await fetch(url);
   const html = await resp.text();
   if (!resp.ok) { body.textContent = "Could not load the table (" + resp.status + ")."; return; }

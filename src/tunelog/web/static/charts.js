@@ -61,6 +61,17 @@
       }));
       draw();
     };
+    // The step range whose points were logged inside a zoomed time window (Plotly gives the ends as
+    // local date strings, the way it drew the Date values).
+    const stepsIn = (r) => {
+      const a = Date.parse(String(r[0]).replace(" ", "T")) / 1000;
+      const b = Date.parse(String(r[1]).replace(" ", "T")) / 1000;
+      let lo = Infinity, hi = -Infinity;
+      series.forEach((s) => s.times.forEach((t, i) => {
+        if (t >= a && t <= b) { lo = Math.min(lo, s.steps[i]); hi = Math.max(hi, s.steps[i]); }
+      }));
+      return lo <= hi ? [lo, hi] : null;
+    };
     const draw = () => {
       const o = getOpts();
       TL.plot(el, series, o);
@@ -72,8 +83,12 @@
     };
     load().then(() => {
       el.on("plotly_relayout", (ev) => {
-        if (getOpts().time) return;
-        if (ev["xaxis.range[0]"] !== undefined) { range = [ev["xaxis.range[0]"], ev["xaxis.range[1]"]]; load(); }
+        if (ev["xaxis.range[0]"] !== undefined) {
+          const r = [ev["xaxis.range[0]"], ev["xaxis.range[1]"]];
+          // With x = time the zoom is a time window: refetch the steps logged inside it.
+          range = getOpts().time ? stepsIn(r) : r;
+          if (range) load();
+        }
         else if (ev["xaxis.autorange"]) { if (range) { range = null; load(); } }
       });
     });

@@ -8,14 +8,15 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (!stats.length) { box.hidden = true; return; }
   const models = Array.from(new Set(stats.map((s) => s.model))).sort();
   const pick = { calls: (s) => s.calls, tokens: (s) => s.prompt_tokens + s.completion_tokens, cost: (s) => s.cost_usd };
-  box.querySelectorAll("[data-stat]").forEach((el) => {
+  // One legend (on the first chart) for all three: the colours follow the same model order.
+  box.querySelectorAll("[data-stat]").forEach((el, n) => {
     const f = pick[el.dataset.stat];
     const traces = models.map((m, i) => {
       const rows = stats.filter((s) => s.model === m);
-      return { type: "bar", name: m, x: rows.map((s) => new Date((s.start + s.width / 2) * 1000)), y: rows.map(f), marker: { color: TL.colors ? undefined : undefined } };
+      return { type: "bar", name: m, x: rows.map((s) => new Date((s.start + s.width / 2) * 1000)), y: rows.map(f) };
     });
     Plotly.newPlot(el, traces, {
-      barmode: "stack", margin: { l: 44, r: 6, t: 4, b: 24 }, showlegend: models.length > 1,
+      barmode: "stack", margin: { l: 44, r: 6, t: 4, b: 24 }, showlegend: n === 0 && models.length > 1,
       legend: { orientation: "h", y: -0.25, font: { size: 10 } }, xaxis: { type: "date" },
       font: { family: "system-ui, sans-serif", size: 11 }, bargap: 0.1,
     }, { displaylogo: false, responsive: true });

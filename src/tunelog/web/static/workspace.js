@@ -101,9 +101,17 @@ document.addEventListener("DOMContentLoaded", () => {
   viewSel.addEventListener("change", () => {
     if (viewSel.value) window.location.href = TL.base() + "?view=" + TL.enc(viewSel.value);
   });
-  document.querySelector("[data-action=save-view]").addEventListener("click", async () => {
-    const name = window.prompt("Save this view as:", viewSel.value || "");
-    if (!name) return;
+  // Saving asks for a name inline (Enter saves, Escape cancels); saving a name again replaces it.
+  const saveBtn = document.querySelector("[data-action=save-view]");
+  const saveBox = document.getElementById("save-view-box");
+  const saveName = document.getElementById("save-view-name");
+  const closeSave = () => { saveBox.hidden = true; saveBtn.hidden = false; };
+  saveBtn.addEventListener("click", () => {
+    saveBtn.hidden = true; saveBox.hidden = false; saveName.focus(); saveName.select();
+  });
+  const save = async () => {
+    const name = saveName.value.trim();
+    if (!name) { saveName.focus(); return; }
     const boxes = Array.from(form.querySelectorAll("input[name=col]"));
     const spec = {
       q: form.q.value, text: form.text.value, group: form.group.value, sort: form.sort.value,
@@ -112,5 +120,11 @@ document.addEventListener("DOMContentLoaded", () => {
     };
     await TL.api("POST", TL.apiBase() + "/views", { name, spec });
     window.location.href = TL.base() + "?view=" + TL.enc(name);
+  };
+  document.querySelector("[data-action=save-view-ok]").addEventListener("click", save);
+  document.querySelector("[data-action=save-view-cancel]").addEventListener("click", closeSave);
+  saveName.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") { ev.preventDefault(); save(); }
+    if (ev.key === "Escape") { ev.preventDefault(); closeSave(); }
   });
 });
