@@ -283,5 +283,6 @@ def test_the_cli_refuses_a_public_host(tmp_path: Any) -> None:
 
 
 def test_json_preview_shows_the_document(server: str) -> None:
-    status, body, _ = fetch(server + "/tester/ft-demo/artifacts/model-metadata/v0/preview/model_metadata.json")
+    url = "/tester/ft-demo/artifacts/model-metadata/v0/preview/model_metadata.json"
+    status, body, _ = fetch(server + url)
     assert status == 200 and b"fine_tuned_model" in body and b"ft:" in body
