@@ -146,3 +146,38 @@ def test_admin_route_configures_faults(sim: Simulator, client: openai.OpenAI) ->
     assert client.models.list().data
     before = admin.get("/clock").json()["now"]
     assert admin.post("/clock", json={"advance": 3600}).json()["now"] >= before + 3600
+
+
+def test_empty_result_file(sim: Simulator, client: openai.OpenAI) -> None:
+    sim.faults.break_result_file("empty")
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client, chat_examples(10)))
+    finish(sim)
+    job = client.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "succeeded" and client.files.content(job.result_files[0]).content == b""
+    with pytest.raises(ValueError, match="empty"):
+        sim.faults.break_result_file("blank")  # type: ignore[arg-type]
+
+
+def test_download_cut_mid_way(sim: Simulator, client: openai.OpenAI) -> None:
+    file_id = upload(client, chat_examples(200))
+    whole = client.files.content(file_id).content
+    fault = sim.faults.cut_body(after_bytes=1000, times=1)
+    got = b""
+    with (
+        pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)),
+        client.files.with_streaming_response.content(file_id) as response,
+    ):
+        for chunk in response.iter_bytes():
+            got += chunk
+    assert fault.fired == 1 and got == whole[:1000]
+    assert client.files.content(file_id).content == whole, "times=1: the next download is whole"
+
+
+def test_json_response_cut_mid_way(sim: Simulator, client: openai.OpenAI) -> None:
+    file_id = upload(client, chat_examples(10))
+    sim.faults.cut_body("/files/*", after_bytes=20, times=1)
+    with pytest.raises(openai.APIConnectionError):
+        client.files.retrieve(file_id)
+    assert client.files.retrieve(file_id).id == file_id
+    added = sim.faults.add({"kind": "body_cut", "route": "/files/*/content", "after_bytes": 5})
+    assert added.kind == "body_cut" and added.after_bytes == 5

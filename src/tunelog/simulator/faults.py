@@ -11,7 +11,10 @@ Kinds:
 - ``latency``: wait ``seconds`` before answering.
 - ``stream_cut``: a streaming response drops the connection after ``after_events`` SSE events.
 - ``job_failure``: the next fine-tuning job(s) fail at fraction ``at`` of training with ``code``/``message``.
-- ``result_file``: the next succeeded job(s) list a result file that is ``missing`` or ``unparseable``.
+- ``result_file``: the next succeeded job(s) list a result file that is ``missing``, ``empty`` or
+  ``unparseable``.
+- ``body_cut``: a (non-streaming) response of the Files API — a file's content, or a file's JSON —
+  drops the connection after ``after_bytes`` bytes of its body.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from typing import Any, Literal
 
 from tunelog.simulator.errors import APIError
 
-FaultKind = Literal["error", "latency", "stream_cut", "job_failure", "result_file"]
-KINDS: tuple[str, ...] = ("error", "latency", "stream_cut", "job_failure", "result_file")
+FaultKind = Literal["error", "latency", "stream_cut", "job_failure", "result_file", "body_cut"]
+KINDS: tuple[str, ...] = ("error", "latency", "stream_cut", "job_failure", "result_file", "body_cut")
+RESULT_FILE_MODES = ("missing", "empty", "unparseable")
 
 _PREFIX = re.compile(r"^(?:/v1|/openai/v1|/openai/deployments/[^/]+|/openai)(?=/|$)")
 
@@ -59,6 +63,7 @@ class Fault:
     code: str | None = None
     seconds: float | None = None
     after_events: int | None = None
+    after_bytes: int | None = None
     at: float | None = None
     mode: str | None = None
     fired: int = 0
@@ -168,12 +173,23 @@ class Faults:
         return self._add(kind="job_failure", times=times, code=code, message=message, at=at)
 
     def break_result_file(
-        self, mode: Literal["missing", "unparseable"] = "missing", *, times: int | None = 1
+        self, mode: Literal["missing", "empty", "unparseable"] = "missing", *, times: int | None = 1
     ) -> Fault:
-        """Make the next ``times`` created jobs list a result file that is missing or unparseable."""
-        if mode not in ("missing", "unparseable"):
-            raise ValueError(f"mode must be 'missing' or 'unparseable', got {mode!r}.")
+        """Make the next ``times`` created jobs list a result file that is missing, empty (0 bytes) or
+        unparseable (cut off mid-way)."""
+        if mode not in RESULT_FILE_MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, RESULT_FILE_MODES))}, got {mode!r}.")
         return self._add(kind="result_file", times=times, mode=mode)
+
+    def cut_body(
+        self, route: str = "/files/*/content", *, after_bytes: int, times: int | None = None
+    ) -> Fault:
+        """Drop the connection after ``after_bytes`` bytes of a Files API response body on ``route``
+        (a download, or a file's JSON): the client sees the body end early, as when a connection drops
+        mid-download."""
+        if after_bytes < 0:
+            raise ValueError(f"after_bytes must be >= 0, got {after_bytes!r}.")
+        return self._add(kind="body_cut", route=route, method="GET", times=times, after_bytes=after_bytes)
 
     def add(self, spec: dict[str, Any]) -> Fault:
         """Add a fault from a JSON-like dict: ``{"kind": "error", "route": "/files", "status": 503}``."""
@@ -185,6 +201,7 @@ class Faults:
             "stream_cut": self.cut_stream,
             "job_failure": self.fail_job,
             "result_file": self.break_result_file,
+            "body_cut": self.cut_body,
         }
         if kind not in builders:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(KINDS)}.")
@@ -255,11 +272,18 @@ class Faults:
         fault = self._take("stream_cut", "POST", path)
         return fault.after_events if fault else None
 
+    def body_cut_after(self, method: str, path: str) -> int | None:
+        """For Files API handlers: drop the connection after this many body bytes, or None."""
+        if not self._faults:
+            return None
+        fault = self._take("body_cut", method, path)
+        return fault.after_bytes if fault else None
+
     def take_job_failure(self) -> Fault | None:
         """For job creation: the failure to plan into the new job, if one is configured."""
         return self._take("job_failure", None, None) if self._faults else None
 
     def take_result_file_fault(self) -> str | None:
-        """For job creation: ``"missing"``/``"unparseable"`` if the job's result file must be broken."""
+        """For job creation: ``"missing"``/``"empty"``/``"unparseable"`` if the result file must be broken."""
         fault = self._take("result_file", None, None) if self._faults else None
         return fault.mode if fault else None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from tunelog.simulator.errors import APIError, invalid
 from tunelog.simulator.lifecycle import settle
@@ -23,6 +26,40 @@ def _get(state: SimState, file_id: str) -> StoredFile:
     if stored is None:
         raise APIError(404, f"No such File object: {file_id}", param="id")
     return stored
+
+
+class _CutBody(Response):
+    """A response that sends the first ``after`` bytes of its body and then drops the connection.
+
+    The body goes out chunked and the ASGI call returns without the last body message, so the server
+    closes the connection with no chunked terminator: the client sees what a dropped download looks
+    like (httpx raises ``RemoteProtocolError``).
+    """
+
+    def __init__(self, body: bytes, media_type: str, after: int) -> None:
+        super().__init__(body, media_type=media_type)
+        self.after = after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        part = self.body[: self.after]
+        if part:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+
+
+def _respond(request: Request, body: bytes, media_type: str) -> Response:
+    """``body``, unless a ``body_cut`` fault says to drop the connection part-way through it."""
+    cut = sim(request).faults.body_cut_after(request.method, request.url.path)
+    if cut is not None and cut < len(body):
+        return _CutBody(body, media_type, cut)
+    return Response(body, media_type=media_type)
+
+
+def _json(request: Request, obj: object) -> Response:
+    return _respond(
+        request, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode(), "application/json"
+    )
 
 
 async def upload(request: Request) -> JSONResponse:
@@ -73,9 +110,9 @@ async def list_files(request: Request) -> JSONResponse:
     return JSONResponse(list_body([f.to_json(azure=azure) for f in chunk], has_more))
 
 
-async def retrieve(request: Request) -> JSONResponse:
+async def retrieve(request: Request) -> Response:
     stored = _get(sim(request), request.path_params["file_id"])
-    return JSONResponse(stored.to_json(azure=is_azure(request)))
+    return _json(request, stored.to_json(azure=is_azure(request)))
 
 
 async def delete(request: Request) -> JSONResponse:
@@ -87,7 +124,7 @@ async def delete(request: Request) -> JSONResponse:
 
 async def content(request: Request) -> Response:
     stored = _get(sim(request), request.path_params["file_id"])
-    return Response(stored.content, media_type="application/octet-stream")
+    return _respond(request, stored.content, "application/octet-stream")
 
 
 def routes() -> list[BaseRoute]:

@@ -320,11 +320,12 @@ def settle(state: SimState) -> None:
         if job.result_fault == "missing":
             job.result_file_id = state.ids.azure("file-") if job.azure else state.ids.openai("file-", 22)
         else:
-            content = (
-                curves.broken_result_file_content(job.curves)
-                if job.result_fault == "unparseable"
-                else curves.result_file_content(job.curves)
-            )
+            if job.result_fault == "empty":
+                content = b""
+            elif job.result_fault == "unparseable":
+                content = curves.broken_result_file_content(job.curves)
+            else:
+                content = curves.result_file_content(job.curves)
             stored = state.add_file(
                 "step_metrics.csv", "fine-tune-results", content, azure=job.azure, created_at=finished
             )

@@ -83,7 +83,7 @@ def test_a_5mb_example(tl_dir: Path, sim: Simulator, client: openai.OpenAI) -> N
     assert any("line 11" in w and "tokens" in w for w in result.warnings)
 
 
-@pytest.mark.parametrize("mode", ["missing", "unparseable"])
+@pytest.mark.parametrize("mode", ["missing", "empty", "unparseable"])
 def test_broken_result_file_writes_nothing(
     tl_dir: Path, sim: Simulator, client: openai.OpenAI, mode: str
 ) -> None:
@@ -94,6 +94,7 @@ def test_broken_result_file_writes_nothing(
         sync(client, fine_tune_job_id=job.id)
     message = str(err.value)
     assert job.id in message and "result file" in message.lower() and one_line(message)
+    assert {"missing": "not found", "empty": "it is empty", "unparseable": "base64"}[mode] in message
     assert nothing_stored()
     res = CliRunner().invoke(main, ["sync", "--id", job.id], env=_env(sim))
     assert res.exit_code == 1 and job.id in res.output and nothing_stored()

@@ -88,6 +88,14 @@ def test_one_job_becomes_a_run(tl_dir: Path, client: openai.OpenAI, done_job: An
     assert sorted(checkpoints.get_column("checkpoint_model")) == sorted(
         c.fine_tuned_model_checkpoint for c in api_ckpts
     )
+    # the checkpoints table names each metric as the history does (the result file's column names)
+    assert "train_accuracy" in checkpoints.columns and "train_mean_token_accuracy" not in checkpoints.columns
+    assert {"step", "train_loss", "valid_loss"} <= set(checkpoints.columns)
+    by_step = {int(r["step"]): r for r in rows}
+    for ck_step, acc in zip(
+        checkpoints.get_column("step"), checkpoints.get_column("train_accuracy"), strict=True
+    ):
+        assert acc == pytest.approx(float(by_step[ck_step]["train_accuracy"]), abs=1e-3)
 
 
 def test_dataset_and_model_artifacts(tl_dir: Path, client: openai.OpenAI, done_job: Any) -> None:
@@ -297,6 +305,22 @@ def test_a_dropped_connection_is_retried(tl_dir: Path, sim: Simulator, done_job:
     impatient = openai.OpenAI(base_url=sim.url, api_key="sk-test", max_retries=0, timeout=0.3)
     sim.faults.latency("/files/*/content", seconds=2.0, times=1)  # the first download times out
     assert sync(impatient, fine_tune_job_id=done_job.id).ok
+
+
+def test_connections_dropped_mid_download_and_mid_response_are_retried(
+    tl_dir: Path, sim: Simulator, client: openai.OpenAI, done_job: Any
+) -> None:
+    dataset = sim.faults.cut_body("/files/*/content", after_bytes=700, times=3)  # result file, datasets
+    info = sim.faults.cut_body("/files/file-*", after_bytes=30, times=1)  # a file's JSON, cut short
+    result = sync(client, fine_tune_job_id=done_job.id)
+    assert result.ok and dataset.fired == 3 and info.fired == 1
+    api = tunelog.Api()
+    train = api.artifact(f"{PROJECT}/train-{done_job.training_file}:latest")
+    raw = Path(train.get_path("train.jsonl").download(tl_dir.parent / "dl")).read_bytes()
+    assert raw == client.files.content(done_job.training_file).read()  # whole, not the cut-off part
+    assert train.metadata["examples"] == 24 and train.metadata["unparsed"] == 0
+    run = api.run(f"{PROJECT}/{done_job.id}")
+    assert len(run.history()) == len(result_rows(client, done_job)) and run.summary["sync"]["complete"]
 
 
 def test_unknown_job_id(tl_dir: Path, client: openai.OpenAI, done_job: Any) -> None:

@@ -134,3 +134,23 @@ def test_watch_syncs_new_jobs_until_interrupted(tl_dir: Path, sim: Simulator, cl
     proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=20)[0]
     assert proc.returncode == 130 and out.count(f"{job.id} [succeeded]") == 1, out
+
+
+def test_azure_endpoint_api_version_and_timeout_flags(tl_dir: Path, slow_sim: Simulator) -> None:
+    azure = openai.AzureOpenAI(
+        azure_endpoint=slow_sim.azure_endpoint, api_key="k", api_version="2024-10-21", max_retries=0
+    )
+    job = start_job(
+        azure, upload(azure, chat(30)), model="gpt-35-turbo-0125", hyperparameters={"n_epochs": 1}
+    )
+    slow_sim.clock.advance(12)  # running, and it stays there
+    flags = ["--azure-endpoint", slow_sim.azure_endpoint, "--api-version", "2024-10-21", "--timeout", "0.2"]
+    res = CliRunner().invoke(
+        main,
+        ["sync", "--poll-interval", "0.05", "--id", job.id, *flags],
+        env={**env(slow_sim, tl_dir), "AZURE_OPENAI_API_KEY": "k", "OPENAI_API_KEY": ""},
+    )
+    assert res.exit_code == 0, res.output
+    assert f"{job.id} [running]" in res.output and "timeout" in res.output
+    run = tunelog.Api().run(f"{PROJECT}/{job.id}")
+    assert run.state == "finished" and run.summary["status"] == "running"

@@ -230,6 +230,7 @@ def _run(
         outcomes = _sync_all(api, opts, jobs, workers)
         result.jobs.extend(outcomes)
     finally:
+        opts.scans.close()
         reporter.stop()
     for job in result.jobs:
         for w in job.warnings:

@@ -2,7 +2,9 @@
 
 The order of work keeps the store clean: for a job that has ended, everything is read from the API
 first (result file, events, files), and only then is the run opened and written, so a job whose
-result file is missing or unreadable leaves nothing behind. A job still running is followed live
+result file is missing or unreadable leaves nothing behind. A large dataset file is scanned by a
+worker process (:mod:`.scan_pool`) while the run's history is written; its artifact, and the run's
+``n_train``/``n_valid``, come last. A job still running is followed live
 (metric events into the history under the result file's column names), and at the end the result
 file is written over those steps with ``run.rewrite``, so no step appears twice.
 """
@@ -28,6 +30,7 @@ from tunelog.errors import RunExistsError
 from tunelog.integration.openai import datasets, results, training_prices
 from tunelog.integration.openai.openai_client import FineTuneApi, SyncError
 from tunelog.integration.openai.progress import Reporter, Silent
+from tunelog.integration.openai.scan_pool import PendingScan, ScanPool
 from tunelog.runs import Run
 from tunelog.settings import Settings
 from tunelog.store.base import RunKey, VersionRecord
@@ -58,6 +61,7 @@ class SyncOptions:
     training_prices: Mapping[str, float] | None = None
     reporter: Reporter = field(default_factory=Silent)
     stop: threading.Event = field(default_factory=threading.Event)
+    scans: ScanPool = field(default_factory=ScanPool)
 
 
 @dataclass
@@ -90,7 +94,11 @@ class _Dataset:
     existing: VersionRecord | None = None
     path: Path | None = None
     stats: datasets.DatasetStats | None = None
+    pending: PendingScan | None = None  # being scanned by the worker process
     info: dict[str, Any] | None = None
+    size: int | None = None
+    in_worker: bool = False  # scanned by the worker process (else as it downloads)
+    used: bool = False
 
     @property
     def name(self) -> str:
@@ -127,6 +135,13 @@ def _method_type(data: Mapping[str, Any]) -> str:
     if isinstance(method, dict) and isinstance(method.get("type"), str):
         return str(method["type"])
     return "supervised"
+
+
+def _checkpoint_metrics(checkpoint: Any) -> dict[str, Any]:
+    """A checkpoint's metrics under the result file's column names (``train_mean_token_accuracy`` is
+    ``train_accuracy``, as in the history), so the table and the charts name each series once."""
+    m = checkpoint.metrics.model_dump(exclude_none=True) if checkpoint.metrics else {}
+    return {results.EVENT_TO_COLUMN.get(k, k): v for k, v in m.items() if k != "step"}
 
 
 def _safe_filename(name: str | None, file_id: str) -> str:
@@ -171,18 +186,21 @@ class JobSync:
 
     def _sync(self) -> JobOutcome:
         ended = self.status in TERMINAL
-        result = self._read_result() if ended else None
         files = {fid: self.api.file_info(fid) for fid in self._file_ids()}
-        sets = self._prepare_datasets(files) if self.opts.log_datasets else []
+        sets = self._plan_datasets(files)  # starts the scan worker early if a large file is coming
+        result = self._read_result() if ended else None
+        for ds in sets:
+            if ds.existing is None and self.opts.log_datasets:
+                self._download(ds)
         events = self.api.events(self.job.id)
         run, owned = self._open_run()
         error: SyncError | None = None
         complete = False
         try:
             self._write_config(run, files, sets)
-            self._use_datasets(run, sets)
             self._log_events(run, events)
             if not ended and self.opts.wait:
+                self._use_datasets(run, sets)  # visible while the job trains
                 self._follow(run)
                 ended = self.status in TERMINAL
                 if ended:
@@ -196,6 +214,8 @@ class JobSync:
             self._log_checkpoints(run, result)
             self._write_summary(run, result)
             self._log_model(run)
+            self._use_datasets(run, sets)  # waits for the scans of large files, done meanwhile
+            run.config.update(self._example_counts(sets))
             complete = ended and error is None
             run.summary["sync"] = {
                 "complete": complete,
@@ -261,7 +281,12 @@ class JobSync:
                 "wait_for_job_success=False records its events meanwhile)."
             ) from None
 
-    def _prepare_datasets(self, files: Mapping[str, Any]) -> list[_Dataset]:
+    def _plan_datasets(self, files: Mapping[str, Any]) -> list[_Dataset]:
+        """The job's datasets, each with its artifact if an earlier sync logged the file already.
+
+        With ``log_datasets=False`` only those earlier artifacts are looked up (for ``n_train`` and
+        ``n_valid``): nothing is downloaded.
+        """
         out: list[_Dataset] = []
         pairs = (("train", self.job.training_file), ("valid", self.job.validation_file))
         for role, fid in pairs:
@@ -271,7 +296,7 @@ class JobSync:
             filename = getattr(info, "filename", None)
             ds = _Dataset(role, fid, filename)
             ds.existing = self.backend.store.get_version(self.key.entity, self.key.project, ds.name, fid)
-            if ds.existing is None:
+            if ds.existing is None and self.opts.log_datasets:
                 if info is None:
                     self.warnings.append(
                         f"{self.job.id}: {role} file {fid} no longer exists at the API; "
@@ -279,17 +304,31 @@ class JobSync:
                     )
                     continue
                 ds.info = job_dict(info)
-                self._download(ds)
+                size = ds.info.get("bytes")
+                ds.size = size if isinstance(size, int) else None
             out.append(ds)
+        new = [d for d in out if d.info is not None]
+        if any(self.opts.scans.wants(d.size) for d in new):
+            # all of the job's files then, so the main process never loads a tokenizer (80 MB)
+            self.opts.scans.warm(self.job.model)
+            for d in new:
+                d.in_worker = True
         return out
 
-    def _download(self, ds: _Dataset) -> None:
+    def _label(self, ds: _Dataset) -> str:
         word = "training" if ds.role == "train" else "validation"
-        label = f"{self.job.id}: {word} file {ds.file_id} ({ds.filename or 'unnamed'})"
+        return f"{self.job.id}: {word} file {ds.file_id} ({ds.filename or 'unnamed'})"
+
+    def _download(self, ds: _Dataset) -> None:
+        """Store the file as a blob; scan it as it downloads, or (a large one) in the worker after."""
+        label = self._label(ds)
         blobs = self.backend.blobs
         method = _method_type(self.data)
+        in_worker = ds.in_worker
 
-        def consume(chunks: Iterator[bytes]) -> tuple[str, datasets.DatasetStats]:
+        def consume(chunks: Iterator[bytes]) -> tuple[str, datasets.DatasetStats | None]:
+            if in_worker:
+                return blobs.put_stream(chunks)[0], None
             scanner = datasets.DatasetScanner(self.job.model, method, label)
 
             def tee() -> Iterator[bytes]:
@@ -301,7 +340,6 @@ class JobSync:
             return sha, scanner.finish()
 
         sha, stats = self.api.download(ds.file_id, f"downloading the {label}", consume)
-        ds.stats = stats
         local = blobs.local_path(sha)
         if local is None:  # a blob store without local files: hand the artifact a temporary copy
             self._tmp = self._tmp or Path(tempfile.mkdtemp(prefix="tunelog-sync-"))
@@ -309,12 +347,19 @@ class JobSync:
             with blobs.open(sha) as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
         ds.path = local
+        if stats is None:
+            ds.pending = self.opts.scans.scan(local, self.job.model, method, label)
+        else:
+            self._scanned(ds, stats)
+
+    def _scanned(self, ds: _Dataset, stats: datasets.DatasetStats) -> None:
+        ds.stats, ds.pending = stats, None
         shown = stats.warnings[:_WARNINGS_PER_FILE]
         self.warnings.extend(shown)
         if stats.warning_count > len(shown):
             self.warnings.append(
-                f"{label}: {stats.warning_count - len(shown)} more warning(s) in the metadata of "
-                f"artifact {ds.name}"
+                f"{self._label(ds)}: {stats.warning_count - len(shown)} more warning(s) in the metadata "
+                f"of artifact {ds.name}"
             )
 
     # -- the run ------------------------------------------------------------------------------------
@@ -350,20 +395,24 @@ class JobSync:
             ) from None
         return run, True
 
+    def _example_counts(self, sets: list[_Dataset]) -> dict[str, int | None]:
+        """``n_train``/``n_valid``: from this sync's scans, or the artifact of an earlier sync (None
+        with ``log_datasets=False`` for a file never logged: counting would mean downloading it)."""
+        by_role = {d.role: d for d in sets}
+        train, valid = by_role.get("train"), by_role.get("valid")
+        return {"n_train": train.examples if train else None, "n_valid": valid.examples if valid else None}
+
     def _write_config(self, run: Run, files: Mapping[str, Any], sets: list[_Dataset]) -> None:
         cfg = dict(self.data)
         for name in _TIME_FIELDS:
             if name in cfg:
                 cfg[name] = iso(cfg[name])
-        by_role = {d.role: d for d in sets}
-        train, valid = by_role.get("train"), by_role.get("valid")
         cfg.update(
             method_type=_method_type(self.data),
             base_model=self.job.model,
             training_file_name=getattr(files.get(self.job.training_file or ""), "filename", None),
             validation_file_name=getattr(files.get(self.job.validation_file or ""), "filename", None),
-            n_train=train.examples if train else None,
-            n_valid=valid.examples if valid else None,
+            **self._example_counts(sets),  # a large file's counts come once its scan is done
         )
         cfg.update(self.opts.init.get("config") or {})
         if self.opts.overwrite:
@@ -372,11 +421,18 @@ class JobSync:
         run.config.update(cfg)
 
     def _use_datasets(self, run: Run, sets: list[_Dataset]) -> None:
+        if not self.opts.log_datasets:
+            return
         for ds in sets:
+            if ds.used:
+                continue
+            ds.used = True
             if ds.existing is not None:
                 art = run.use_artifact(f"{ds.name}:{ds.file_id}")
             else:
-                assert ds.path is not None and ds.stats is not None  # set together by _download
+                if ds.pending is not None:
+                    self._scanned(ds, ds.pending.result())
+                assert ds.path is not None and ds.stats is not None  # set by _download
                 fname = _safe_filename(ds.filename, ds.file_id)
                 info = ds.info or {}
                 meta = {
@@ -446,15 +502,12 @@ class JobSync:
         items = self.api.checkpoints(self.job.id)
         if not items:
             return
-        names = sorted(
-            {k for c in items for k in (c.metrics.model_dump(exclude_none=True) if c.metrics else {})}
-            - {"step"}
-        )
+        rows = [_checkpoint_metrics(c) for c in items]
+        names = sorted({k for m in rows for k in m})
         table = Table(
             columns=["step", "checkpoint_model", "created_at", "id", *names], allow_mixed_types=True
         )
-        for c in items:
-            m = c.metrics.model_dump(exclude_none=True) if c.metrics else {}
+        for c, m in zip(items, rows, strict=True):
             table.add_data(
                 c.step_number,
                 c.fine_tuned_model_checkpoint,
