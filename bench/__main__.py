@@ -25,4 +25,5 @@ if __name__ == "__main__":
             continue
         mod = importlib.import_module(name)
         print(f"\n## {name}\n", flush=True)
+        sys.argv = [name]  # benchmarks with their own flags run with their defaults here
         mod.main()
