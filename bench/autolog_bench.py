@@ -6,7 +6,14 @@ Side by side, each in its own process: no instrumentation, tunelog autolog, mlfl
 
 * caller-thread latency per call, p50 and p99, non-streaming and streaming (20 content chunks);
 * total CPU per call (``time.process_time``: every thread, the final flush included);
-* spans lost when the process ends with ``os._exit(0)`` right after 1,000 calls.
+* spans lost when the process ends with ``os._exit(0)`` right after 1,000 calls;
+* the flush at exit (the ``flush()`` right after the last call), peak RSS (``ru_maxrss``);
+* for tunelog also, in one process and so free of process-to-process noise: the caller-thread time
+  and the total CPU added per call, from blocks of calls with recording on and off interleaved
+  (medians of the blocks), and the sustained write rate (20,000 recorded calls queued at once,
+  until written).
+
+Every mode runs ``--rounds`` times (default 3) and the table shows medians.
 
 The transport is ``httpx2.MockTransport`` returning canned bytes, so no socket noise enters.
 Run: ``python -m bench.autolog_bench`` (prints a markdown table).
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -104,6 +112,8 @@ def _setup(mode: str, workdir: Path) -> Any:
     if mode == "mlflow":
         import mlflow
 
+        # mlflow puts trace artifacts under ./mlruns of the working directory.
+        os.chdir(workdir)
         mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
         mlflow.set_experiment("bench")
         mlflow.openai.autolog()
@@ -163,7 +173,7 @@ def child(mode: str, workdir: Path, kill: bool) -> None:
             _one(client, stream)
             times.append(time.perf_counter_ns() - t)
         t = time.perf_counter()
-        flush()
+        flush()  # what exit does: write what is still queued
         flush_s = time.perf_counter() - t
         cpu = (time.process_time() - cpu0) / CALLS
         times.sort()
@@ -174,7 +184,74 @@ def child(mode: str, workdir: Path, kill: bool) -> None:
             "cpu_us": cpu * 1e6,
             "flush_s": flush_s,
         }
+    out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if mode == "tunelog":
+        out["paired"] = _paired(client)
+        out["write_rate"] = _write_rate(client)
     print(json.dumps(out))
+
+
+def _paired(client: Any) -> dict[str, float]:
+    """Recording on and off in interleaved blocks of one process: added caller time (p50 of each
+    block's calls, median over blocks) and added CPU per call (all threads, flush included)."""
+    import tunelog
+    from tunelog.integration.openai import autolog
+
+    patcher, recorder = autolog._patcher, autolog._recorder
+    out: dict[str, float] = {}
+    for stream in (False, True):
+        added, cpu_added = [], []
+        for _ in range(7):
+            p50: dict[bool, float] = {}
+            cpu: dict[bool, float] = {}
+            for on in (False, True):
+                patcher.recorder = recorder if on else None  # type: ignore[union-attr]
+                times = []
+                c0 = time.process_time()
+                for _ in range(150):
+                    t = time.perf_counter_ns()
+                    _one(client, stream)
+                    times.append(time.perf_counter_ns() - t)
+                tunelog.flush()
+                cpu[on] = (time.process_time() - c0) / 150 * 1e6
+                p50[on] = statistics.median(times) / 1e3
+            added.append(p50[True] - p50[False])
+            cpu_added.append(cpu[True] - cpu[False])
+        key = "stream" if stream else "chat"
+        out[f"{key}_added_us"] = statistics.median(added)
+        out[f"{key}_cpu_added_us"] = statistics.median(cpu_added)
+    patcher.recorder = recorder  # type: ignore[union-attr]
+    return out
+
+
+def _write_rate(client: Any) -> float:
+    """Recorded calls per second the writer sustains: one real call's Call replayed 20,000 times."""
+    import tunelog
+    from tunelog.integration.openai import autolog
+    from tunelog.integration.openai import recorder as rec_mod
+
+    calls: list[Any] = []
+    real_init = rec_mod.Call.__init__
+
+    def keep(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        calls.append(self)
+
+    rec_mod.Call.__init__ = keep  # type: ignore[method-assign]
+    result = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    rec_mod.Call.__init__ = real_init  # type: ignore[method-assign]
+    tunelog.flush()
+    seen = calls[0]
+    recorder = autolog._recorder
+    assert recorder is not None
+    n = 20_000
+    t = time.perf_counter()
+    for _ in range(n):
+        call = recorder.begin(seen.endpoint, seen.resource, dict(seen.kwargs))
+        assert call is not None
+        call.finish(result)
+    tunelog.flush(120)
+    return n / (time.perf_counter() - t)
 
 
 # -- the parent: run every mode, count losses, print the table ------------------------------------------
@@ -233,18 +310,41 @@ def run_mode(mode: str) -> dict[str, Any] | None:
     return out
 
 
-def main() -> None:
-    results = {m: run_mode(m) for m in ("none", "tunelog", "openinference", "mlflow")}
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each number the median over rounds (nested dicts too)."""
+    out: dict[str, Any] = {}
+    for k, v in runs[0].items():
+        if isinstance(v, dict):
+            out[k] = _median_of([r[k] for r in runs])
+        elif isinstance(v, int | float):
+            out[k] = statistics.median(r[k] for r in runs)
+        else:
+            out[k] = v
+    return out
+
+
+def main(rounds: int = 3) -> None:
+    modes = ("none", "tunelog", "openinference", "mlflow")
+    collected: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    for r in range(rounds):  # rounds interleave the modes, so slow spells of the machine hit all
+        for m in modes:
+            if m in ("openinference", "mlflow") and r > 0:
+                continue  # the peers are far from the targets; one round each keeps the bench short
+            res = run_mode(m)
+            if res is not None:
+                collected[m].append(res)
+    results = {m: (_median_of(v) if v else None) for m, v in collected.items()}
     base = results["none"]
     assert base is not None
+    print(f"Medians of {rounds} rounds (peers: 1); separate processes, same machine, same run.\n")
     print(
         "| mode | chat p50 | added | chat p99 | stream p50 | added | CPU/call | added "
-        "| lost of 1000 on os._exit |"
+        "| lost of 1000 on os._exit | flush at exit | peak RSS | added |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, r in results.items():
         if r is None:
-            print(f"| {mode} | not installed | | | | | | | |")
+            print(f"| {mode} | not installed | | | | | | | | | | |")
             continue
         c, s = r["chat"], r["stream"]
         add = mode != "none"
@@ -253,7 +353,18 @@ def main() -> None:
             f"{c['p99_us']:.0f} µs | {s['p50_us']:.0f} µs | "
             f"{(s['p50_us'] - base['stream']['p50_us']) if add else 0:+.1f} µs | {c['cpu_us']:.0f} µs | "
             f"{(c['cpu_us'] - base['chat']['cpu_us']) if add else 0:+.1f} µs | "
-            f"{'–' if r['lost'] is None else r['lost']} |"
+            f"{'–' if r['lost'] is None else r['lost']} | {c['flush_s'] * 1e3:.1f} ms | "
+            f"{r['rss_mib']:.0f} MiB | {r['rss_mib'] - base['rss_mib']:+.1f} MiB |"
+        )
+    t = results["tunelog"]
+    if t is not None:
+        p = t["paired"]
+        print(
+            "\ntunelog in one process, recording on/off in interleaved blocks (medians of 7 blocks × "
+            f"{rounds} rounds): caller thread added p50 chat {p['chat_added_us']:+.1f} µs, stream "
+            f"{p['stream_added_us']:+.1f} µs; total CPU added per call (writer and flush included) chat "
+            f"{p['chat_cpu_added_us']:+.1f} µs, stream {p['stream_cpu_added_us']:+.1f} µs; sustained "
+            f"write rate {t['write_rate']:,.0f} recorded calls/s."
         )
 
 
@@ -261,4 +372,4 @@ if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] in ("--child", "--kill"):
         child(sys.argv[2], Path(sys.argv[3]), kill=sys.argv[1] == "--kill")
     else:
-        main()
+        main(int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3)

@@ -35,6 +35,7 @@ INIT_FINISH = {
     """,
     "mlflow (SQLite)": """
         import os, time, mlflow
+        os.chdir(os.environ["BENCH_DIR"])
         mlflow.set_tracking_uri("sqlite:///" + os.environ["BENCH_DIR"] + "/mlflow.db")
         t = time.perf_counter()
         mlflow.start_run(); mlflow.end_run()

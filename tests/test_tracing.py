@@ -101,3 +101,16 @@ def test_without_a_run_nothing_is_recorded_and_nothing_fails(tl_dir: Path) -> No
     with trace("orphan") as s:
         assert s.id is not None
     assert tunelog.run is None
+
+
+def test_propagate_runs_on_many_pool_workers_at_once() -> None:
+    barrier = threading.Barrier(4)
+
+    def where(_: int) -> str | None:
+        barrier.wait(5)  # all four workers inside the wrapper at the same time
+        span = current_span()
+        return span.span_id if span is not None else None
+
+    with trace("batch") as outer, ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(propagate(where), range(4)))
+    assert got == [outer.id] * 4

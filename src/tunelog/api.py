@@ -457,6 +457,11 @@ class Api:
         p = parse_run_path(path, entity=self.settings.entity)
         return RunKey(p.entity, p.project, p.run_id)
 
+    def project_keys(self, path: str, limit: int = 500) -> list[str]:
+        """Every config and summary key the project's runs have (``config.a.b``, ``summary.x``)."""
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        return self._backend.store.project_keys(entity, project, limit)
+
     def metric_keys(self, run_path: str) -> list[Any]:
         """A run's history keys with their numeric point counts (``MetricKeyInfo``)."""
         return self._backend.store.metric_keys(self._run_key(run_path))

@@ -104,12 +104,17 @@ def sink_run() -> Run | None:
 
 
 def propagate(fn: Callable[P, R]) -> Callable[P, R]:
-    """Wrap ``fn`` so that it runs with the caller's current span (for thread pools)."""
+    """Wrap ``fn`` so that it runs with the caller's current span (for thread pools).
+
+    The context is captured when ``propagate`` is called; each call of the wrapper runs in its own
+    copy of it, so ``pool.map(propagate(fn), items)`` may run it on many workers at once.
+    """
     ctx = contextvars.copy_context()
 
     @functools.wraps(fn)
     def run_in_context(*args: P.args, **kwargs: P.kwargs) -> R:
-        return ctx.run(fn, *args, **kwargs)
+        # A Context can be entered by one thread at a time: copy it per call.
+        return ctx.copy().run(fn, *args, **kwargs)
 
     return run_in_context
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from random import getrandbits
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,7 +27,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunelog.simulator import admin, files, jobs, models
 from tunelog.simulator.errors import APIError
@@ -43,6 +44,21 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _with_request_id(send: Send) -> Send:
+    """Add OpenAI's ``x-request-id`` header to the response (every response, errors included)."""
+    rid = f"req_{getrandbits(128):032x}".encode()
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or ())
+            if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                headers.append((b"x-request-id", rid))
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_id
+
+
 class _Gate:
     """Auth, Azure's ``api-version`` and injected faults, before routing (pure ASGI: no buffering)."""
 
@@ -51,7 +67,11 @@ class _Gate:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_admin"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = _with_request_id(send)
+        if scope["path"].startswith("/_admin"):
             await self.app(scope, receive, send)
             return
         error = self._check(scope)

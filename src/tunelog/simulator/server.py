@@ -31,6 +31,21 @@ def _config(app: Any, *, host: str, port: int) -> Any:
     )
 
 
+class _Running:
+    """The bases (``http://127.0.0.1:PORT``) of the simulators running in this process."""
+
+    bases: set[str] = set()  # noqa: RUF012  (the registry is this class; no instances)
+    lock = threading.Lock()
+
+
+def serves(base_url: str) -> bool:
+    """Whether ``base_url`` (``http://127.0.0.1:PORT/v1`` or an Azure endpoint) points at a simulator
+    running in this process; autolog asks such servers for streaming usage on the caller's behalf."""
+    url = str(base_url).rstrip("/")
+    with _Running.lock:
+        return any(url == b or url.startswith(b + "/") for b in _Running.bases)
+
+
 class Simulator:
     """A real OpenAI/Azure OpenAI HTTP server on a free loopback port, in a background thread.
 
@@ -63,6 +78,7 @@ class Simulator:
         self._port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._registered = ""
 
     # -- addresses ---------------------------------------------------------------------------
     @property
@@ -131,6 +147,9 @@ class Simulator:
                     "The simulator did not start within 15 s; run `tunelog simulator` to see its log."
                 )
             time.sleep(0.002)
+        self._registered = self.base
+        with _Running.lock:
+            _Running.bases.add(self._registered)
         return self
 
     def stop(self) -> None:
@@ -138,6 +157,8 @@ class Simulator:
         server, thread = self._server, self._thread
         if server is None:
             return
+        with _Running.lock:
+            _Running.bases.discard(self._registered)
         server.should_exit = True
         if thread is not None:
             thread.join(timeout=10)

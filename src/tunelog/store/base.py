@@ -343,6 +343,11 @@ class Store(Protocol):
         """Every project (of ``entity``) with its run and artifact counts and last activity."""
         ...
 
+    def project_keys(self, entity: str, project: str, limit: int = 500) -> list[str]:
+        """The distinct leaf keys of the project's configs and summaries, as ``config.a.b`` /
+        ``summary.x`` (config first, each sorted; at most ``limit``)."""
+        ...
+
     def list_runs_page(
         self,
         entity: str,

@@ -103,7 +103,42 @@ def from_chunks(api: str, chunks: list[Any]) -> Assembled:
     return _choice_chunks(chunks, chat=api == "chat")
 
 
+def _plain_chat_chunks(chunks: list[Any]) -> Assembled | None:
+    """The common stream, fast: SDK chunk objects, one choice, text deltas only. None otherwise."""
+    parts: list[str] = []
+    append = parts.append
+    usage = model = rid = finish = role = None
+    seen = False
+    try:
+        for ch in chunks:
+            if model is None:
+                model, rid = ch.model, ch.id
+            if ch.usage is not None:
+                usage = ch.usage
+            for c in ch.choices:
+                seen = True
+                d = c.delta
+                if c.index or d.tool_calls or d.function_call or d.refusal:
+                    return None
+                if d.content:
+                    append(d.content)
+                if d.role:
+                    role = d.role
+                if c.finish_reason is not None:
+                    finish = c.finish_reason
+    except AttributeError:  # dicts (openai 0.28) or an SDK shape this path does not know
+        return None
+    text = "".join(parts)
+    msg = {"role": role or "assistant", "content": text or None}
+    choices = [{"index": 0, "message": msg, "finish_reason": finish}] if seen else []
+    return Assembled({"id": rid, "choices": choices}, normalise_usage(usage), model, text)
+
+
 def _choice_chunks(chunks: list[Any], chat: bool) -> Assembled:
+    if chat and chunks and not isinstance(chunks[0], Mapping):
+        fast = _plain_chat_chunks(chunks)
+        if fast is not None:
+            return fast
     # One accessor for the whole stream (a type check per field read costs more than the read).
     _g = _item if chunks and isinstance(chunks[0], Mapping) else _attr
     choices: dict[int, dict[str, Any]] = {}
@@ -225,19 +260,12 @@ def estimate_usage(
     api: str, kwargs: Mapping[str, Any], asm: Assembled, model: str | None
 ) -> dict[str, Any] | None:
     """Tokens counted locally when the server did not report usage (marked ``estimated``)."""
-    from tunelog.simulator import tokens
+    from tunelog.integration.openai import tokens
 
     m = asm.model or model or "gpt-4o-mini"
     try:
         if api == "chat":
-            msgs = [
-                dict(x) if isinstance(x, Mapping) else {"content": str(x)}
-                for x in kwargs.get("messages") or ()
-            ]
-            for x in msgs:
-                if not isinstance(x.get("content"), str):
-                    x["content"] = str(x.get("content") or "")
-            prompt = tokens.count_messages(msgs, m)
+            prompt = tokens.count_messages(kwargs.get("messages"), m)
         else:
             p = kwargs.get("prompt") if api == "completions" else kwargs.get("input")
             prompt = tokens.count(p if isinstance(p, str) else str(p or ""), m)

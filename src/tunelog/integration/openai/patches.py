@@ -84,6 +84,7 @@ _TARGETS: tuple[tuple[str, str, str, str, str, str, bool], ...] = (
         False,
     ),
     ("openai.resources.images", "Images", "generate", "images.generate", "images", "image", False),
+    ("openai.resources.images", "Images", "edit", "images.edit", "images", "image", False),
 )
 
 

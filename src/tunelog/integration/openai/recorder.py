@@ -260,11 +260,11 @@ class Call:
         try:
             self.t1 = _now()
             self.result = result
-            if self.kwargs.get("stream") and not self.endpoint.legacy:
-                if streams.attach(result, self) is not None:
-                    return result  # the span is queued when the stream ends
-                if _is_raw_stream(result):
-                    return result  # raw streams are recorded as the HTTP exchange only
+            stream = self.kwargs.get("stream") and not self.endpoint.legacy
+            if stream and streams.attach(result, self) is not None:
+                return result  # the span is queued when the stream ends
+            # A raw-response stream goes to the caller unread: it is recorded now as the HTTP exchange,
+            # its prompt counted locally (``estimated``; the reply's tokens are not seen).
             self._queue()
         except Exception as exc:
             self.recorder.fail("recording an OpenAI call", exc)
@@ -306,7 +306,3 @@ class Call:
         except Exception as exc:
             self.recorder.fail("building an OpenAI span", exc)
             return None
-
-
-def _is_raw_stream(result: Any) -> bool:
-    return hasattr(result, "http_response") and hasattr(result, "parse")

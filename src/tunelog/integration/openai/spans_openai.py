@@ -47,6 +47,8 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
             usage = assemble.estimate_usage(ep.api, call.kwargs, asm, requested)
         if call.injected_usage:
             attributes["usage_requested_by_tunelog"] = True
+        if getattr(call.result, "http_response", None) is not None:
+            attributes["raw_stream"] = True  # handed over unread: only the prompt's tokens are counted
     elif body is not None:
         outputs, usage, returned_model = assemble.from_response(ep.api, body)
     if isinstance(body, Mapping) and returned_model is None:

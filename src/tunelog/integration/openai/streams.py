@@ -16,6 +16,7 @@ A stream the caller abandons (``break``, ``close()``, garbage collection) ends i
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,15 @@ if TYPE_CHECKING:
     from tunelog.integration.openai.recorder import Call
 
 _now = time.perf_counter_ns
+
+
+class _Opened:
+    """What a span needs of an SDK stream once it is open: the HTTP response (status, request id)."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
 
 
 def _is_hidden_usage_chunk(chunk: Any) -> bool:
@@ -56,6 +66,7 @@ def _hide(chunk: Any, call: Call) -> bool:
 def iterate(inner: Iterator[Any], call: Call) -> Generator[Any, None, None]:
     """Pass ``inner``'s chunks through, recording them into ``call``."""
     chunks = call.chunks
+    append = chunks.append
     hide = call.injected_usage
     status = "incomplete"
     error: BaseException | None = None
@@ -63,9 +74,18 @@ def iterate(inner: Iterator[Any], call: Call) -> Generator[Any, None, None]:
         for chunk in inner:
             if not chunks:
                 call.t_first = _now()
-            chunks.append(chunk)
-            if hide and _hide(chunk, call):
-                continue
+            append(chunk)
+            if hide:
+                # Inline for the SDK's chunk objects (the per-chunk cost is on the caller's thread).
+                fields = getattr(chunk, "__pydantic_fields_set__", None)
+                if fields is None:
+                    if _hide(chunk, call):
+                        continue
+                elif getattr(chunk, "usage", None) is not None:
+                    if not getattr(chunk, "choices", True):
+                        continue  # the usage chunk tunelog asked for
+                else:
+                    fields.discard("usage")
             yield chunk
         status = "ok"
     except GeneratorExit:
@@ -80,6 +100,7 @@ def iterate(inner: Iterator[Any], call: Call) -> Generator[Any, None, None]:
 async def aiterate(inner: AsyncIterator[Any], call: Call) -> AsyncGenerator[Any, None]:
     """The async twin of :func:`iterate`."""
     chunks = call.chunks
+    append = chunks.append
     hide = call.injected_usage
     status = "incomplete"
     error: BaseException | None = None
@@ -87,9 +108,18 @@ async def aiterate(inner: AsyncIterator[Any], call: Call) -> AsyncGenerator[Any,
         async for chunk in inner:
             if not chunks:
                 call.t_first = _now()
-            chunks.append(chunk)
-            if hide and _hide(chunk, call):
-                continue
+            append(chunk)
+            if hide:
+                # Inline for the SDK's chunk objects (the per-chunk cost is on the caller's thread).
+                fields = getattr(chunk, "__pydantic_fields_set__", None)
+                if fields is None:
+                    if _hide(chunk, call):
+                        continue
+                elif getattr(chunk, "usage", None) is not None:
+                    if not getattr(chunk, "choices", True):
+                        continue  # the usage chunk tunelog asked for
+                else:
+                    fields.discard("usage")
             yield chunk
         status = "ok"
     except GeneratorExit:
@@ -108,6 +138,11 @@ def attach(stream: Any, call: Call) -> Any:
     inner = getattr(stream, "_iterator", None)
     if inner is None:
         return None
+    # The call keeps what the span needs of the stream (its HTTP response), not the stream itself, so
+    # a stream dropped unread is collected, and the finalizer ends its span ``incomplete``.
+    call.result = _Opened(getattr(stream, "response", None))
+    fin = weakref.finalize(stream, call.end_stream, "incomplete", None)
+    fin.atexit = False
     if hasattr(inner, "__anext__"):
         agen = aiterate(inner, call)
         stream._iterator = agen
