@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunelog import liveness
@@ -257,7 +257,7 @@ def _settle(backend: Backend, rec: RunRecord) -> RunRecord:
             backend.store.update_run(rec.key, {"state": "crashed"})
         except Exception as exc:
             backend.failures.record("marking a crashed run", exc)
-        return replace(rec, state="crashed")
+        return rec._replace(state="crashed")
     return rec
 
 

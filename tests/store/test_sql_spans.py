@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from tests.store.store_helpers import make_run
 from tunelog.store.base import RunEvent, RunKey, SpanQuery, SpanRecord, WriteBatch
 from tunelog.store.sql import SQLStore
@@ -92,7 +90,9 @@ def test_deleting_a_run_deletes_its_events_and_spans(store: SQLStore) -> None:
     ))  # fmt: skip
     store.delete_run(gone)
     assert store.read_events(kept) != [] and store.count_spans("e", "p", SpanQuery()) == 1
-    store.create_run(replace(store.get_run(kept), key=gone))  # type: ignore[arg-type, type-var]
+    record = store.get_run(kept)
+    assert record is not None
+    store.create_run(record._replace(key=gone))
     assert store.read_events(gone) == []
 
 

@@ -1,17 +1,65 @@
 """The Store Protocol: everything tunelog persists, behind one small typed interface.
 
 ``Run``, ``Artifact`` and ``Api`` speak only this Protocol, so an HTTP client (the team server) or
-PostgreSQL can stand behind it without touching them. Records are plain frozen dataclasses; JSON
-columns travel as Python dicts/lists. Every method that writes more than one row is one transaction.
+PostgreSQL can stand behind it without touching them. JSON columns travel as Python dicts/lists.
+Every method that writes more than one row is one transaction.
+
+Records are immutable: NamedTuples for what starting and logging a run needs (cheap to define at
+import and to build), frozen dataclasses for spans (:mod:`tunelog.store.span_record`) and for
+artifacts and the dashboard (:mod:`tunelog.store.records`). Those live in their own modules, which
+this one re-exports on first use, so ``tunelog.init`` never pays to define them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from tunelog.filters import Filter, Order
+if TYPE_CHECKING:
+    from tunelog.filters import Filter, Order
+    from tunelog.store.records import CollectionRecord as CollectionRecord
+    from tunelog.store.records import MetricKeyInfo as MetricKeyInfo
+    from tunelog.store.records import MetricSeries as MetricSeries
+    from tunelog.store.records import NewVersion as NewVersion
+    from tunelog.store.records import ProjectStats as ProjectStats
+    from tunelog.store.records import ReportRecord as ReportRecord
+    from tunelog.store.records import RunPage as RunPage
+    from tunelog.store.records import SavedView as SavedView
+    from tunelog.store.records import SpanStat as SpanStat
+    from tunelog.store.records import VersionRecord as VersionRecord
+    from tunelog.store.span_record import SpanRecord as SpanRecord
+
+# Re-exported lazily (PEP 562): the name → the module that defines it.
+_ELSEWHERE = {
+    "SpanRecord": "tunelog.store.span_record",
+    **dict.fromkeys(
+        (
+            "CollectionRecord",
+            "VersionRecord",
+            "NewVersion",
+            "ProjectStats",
+            "RunPage",
+            "MetricKeyInfo",
+            "MetricSeries",
+            "SpanStat",
+            "SavedView",
+            "ReportRecord",
+        ),
+        "tunelog.store.records",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
 
 RUN_STATES = ("running", "finished", "failed", "crashed")
 
@@ -25,9 +73,13 @@ class RunKey(NamedTuple):
         return f"{self.entity}/{self.project}/{self.run_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """A run as stored. Times are UNIX seconds (float)."""
+# The one empty mapping every RunRecord built without config/summary/meta shares: a NamedTuple
+# default is a single object, so it must never be mutated (the fields are typed read-only Mapping).
+_NO_VALUES: Mapping[str, Any] = {}
+
+
+class RunRecord(NamedTuple):
+    """A run as stored. Times are UNIX seconds (float). Copy with changes: ``record._replace(...)``."""
 
     key: RunKey
     name: str
@@ -36,9 +88,9 @@ class RunRecord:
     group: str | None = None
     notes: str | None = None
     tags: tuple[str, ...] = ()
-    config: Mapping[str, Any] = field(default_factory=dict)
-    summary: Mapping[str, Any] = field(default_factory=dict)
-    meta: Mapping[str, Any] = field(default_factory=dict)  # git, command line, python, packages, host
+    config: Mapping[str, Any] = _NO_VALUES
+    summary: Mapping[str, Any] = _NO_VALUES
+    meta: Mapping[str, Any] = _NO_VALUES  # git, command line, python, packages, host
     created_at: float = 0.0
     updated_at: float = 0.0
     finished_at: float | None = None
@@ -95,29 +147,6 @@ class RunEvent(NamedTuple):
     id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SpanRecord:
-    """One recorded call or user step (see SPEC.md: span). Times are UNIX seconds with sub-ms
-    precision; ``inputs``/``outputs``/``attributes`` are JSON values."""
-
-    span_id: str
-    trace_id: str
-    parent_id: str | None
-    run: RunKey
-    name: str
-    kind: str  # "llm", "embedding", "moderation", "image", "chain", "tool", ...
-    start_time: float
-    end_time: float | None
-    status: str  # "ok", "error", "incomplete"
-    model: str | None = None
-    inputs: Any = None
-    outputs: Any = None
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-    usage: Mapping[str, Any] | None = None  # prompt_tokens, completion_tokens, total_tokens, ...
-    cost_usd: float | None = None
-    error: Mapping[str, Any] | None = None  # type, message, status_code
-
-
 class SpanQuery(NamedTuple):
     """Which spans ``Store.list_spans`` returns, newest first, a page at a time.
 
@@ -136,21 +165,39 @@ class SpanQuery(NamedTuple):
     limit: int = 100
 
 
-@dataclass(slots=True)
 class WriteBatch:
-    """What the background writer commits in one transaction, for any number of runs."""
+    """What the background writer commits in one transaction, for any number of runs.
 
-    history: dict[RunKey, list[HistoryRow]] = field(default_factory=dict)
-    # Whole steps as ``run.log`` queued them: ``(step, time, {key: value})``. The store flattens them
-    # itself, which spares building a HistoryRow per point on the hot write path.
-    steps: dict[RunKey, list[tuple[int, float, Mapping[str, Any]]]] = field(default_factory=dict)
-    # Whole-value replacements of a run's JSON columns / fields, applied after the history rows.
-    run_updates: dict[RunKey, dict[str, Any]] = field(default_factory=dict)
-    events: dict[RunKey, list[RunEvent]] = field(default_factory=dict)
-    spans: list[SpanRecord] = field(default_factory=list)
+    A plain class (not a dataclass, whose creation at import costs a millisecond): every field
+    starts empty unless given."""
+
+    __slots__ = ("events", "history", "run_updates", "spans", "steps")
+
+    def __init__(
+        self,
+        history: dict[RunKey, list[HistoryRow]] | None = None,
+        steps: dict[RunKey, list[tuple[int, float, Mapping[str, Any]]]] | None = None,
+        run_updates: dict[RunKey, dict[str, Any]] | None = None,
+        events: dict[RunKey, list[RunEvent]] | None = None,
+        spans: list[SpanRecord] | None = None,
+    ) -> None:
+        self.history: dict[RunKey, list[HistoryRow]] = {} if history is None else history
+        # Whole steps as ``run.log`` queued them: ``(step, time, {key: value})``. The store flattens
+        # them itself, which spares building a HistoryRow per point on the hot write path.
+        self.steps: dict[RunKey, list[tuple[int, float, Mapping[str, Any]]]] = {} if steps is None else steps
+        # Whole-value replacements of a run's JSON columns / fields, applied after the history rows.
+        self.run_updates: dict[RunKey, dict[str, Any]] = {} if run_updates is None else run_updates
+        self.events: dict[RunKey, list[RunEvent]] = {} if events is None else events
+        self.spans: list[SpanRecord] = [] if spans is None else spans
 
     def __bool__(self) -> bool:
         return bool(self.history or self.steps or self.run_updates or self.events or self.spans)
+
+    def __repr__(self) -> str:
+        return (
+            f"WriteBatch(history={self.history!r}, steps={self.steps!r}, run_updates={self.run_updates!r}, "
+            f"events={self.events!r}, spans={self.spans!r})"
+        )
 
 
 class RunQuery(NamedTuple):
@@ -166,56 +213,6 @@ class ManifestEntry(NamedTuple):
     path: str
     sha256: str
     size: int
-
-
-@dataclass(frozen=True, slots=True)
-class CollectionRecord:
-    id: int
-    entity: str
-    project: str
-    name: str
-    type: str
-    description: str | None
-    created_at: float
-    version_count: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRecord:
-    """An artifact version. ``source_id`` is set for a registry link: the version it links to."""
-
-    id: int
-    collection: CollectionRecord
-    index: int
-    digest: str
-    metadata: Mapping[str, Any]
-    description: str | None
-    size: int
-    file_count: int
-    created_at: float
-    aliases: tuple[str, ...]
-    logged_by: RunKey | None
-    source_id: int | None = None
-
-    @property
-    def version(self) -> str:
-        return f"v{self.index}"
-
-
-@dataclass(frozen=True, slots=True)
-class NewVersion:
-    """What ``Store.create_version`` needs to add a version to ``(entity, project, name)``."""
-
-    entity: str
-    project: str
-    name: str
-    type: str
-    digest: str
-    files: Sequence[ManifestEntry]
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    description: str | None = None
-    aliases: Sequence[str] = ()
-    logged_by: RunKey | None = None
 
 
 class Store(Protocol):
@@ -406,78 +403,3 @@ class Store(Protocol):
     def list_reports(self, entity: str, project: str) -> list[ReportRecord]: ...
 
     def delete_report(self, entity: str, project: str, report_id: int) -> None: ...
-
-
-# -- dashboard records --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ProjectStats:
-    entity: str
-    project: str
-    runs: int
-    running: int
-    last_activity: float | None
-    artifacts: int
-
-
-@dataclass(frozen=True, slots=True)
-class RunPage:
-    """A page of runs; pass ``next_cursor`` back for the next page (``None``: this was the last)."""
-
-    runs: list[RunRecord]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MetricKeyInfo:
-    name: str
-    points: int  # numeric points; 0 for keys that hold tables, media or text
-    last_value: Any = None  # the last non-numeric value, when there are no numeric points
-
-
-@dataclass(frozen=True, slots=True)
-class MetricSeries:
-    """A metric for a chart. When ``downsampled``, each point is a bucket of equal step width:
-    ``steps`` its mean step, ``values`` its mean, ``mins``/``maxs`` its range, ``times`` its last time."""
-
-    key: str
-    steps: list[float]
-    values: list[float]
-    mins: list[float]
-    maxs: list[float]
-    times: list[float]
-    total: int
-    downsampled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SpanStat:
-    start: float
-    width: float
-    model: str
-    calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    errors: int
-    mean_latency: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class SavedView:
-    entity: str
-    project: str
-    name: str
-    spec: Mapping[str, Any]
-    created_at: float
-    updated_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRecord:
-    id: int
-    entity: str
-    project: str
-    title: str
-    body: Mapping[str, Any]
-    created_at: float
-    updated_at: float
