@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tunelog.store.base import SpanStat
+if TYPE_CHECKING:
+    from tunelog.store.records import SpanStat  # imported where built: off the path that starts runs
 
 #: Ranges with at most this many calls are bucketed from the raw spans (exact bucket edges).
 RAW_LIMIT = 20_000
@@ -89,6 +90,8 @@ def read_stats(
     start_before: float | None,
     buckets: int,
 ) -> list[SpanStat]:
+    from tunelog.store.records import SpanStat
+
     """Calls, tokens, cost, errors and mean latency per time bucket and model (rollup caught up)."""
     scope = "entity = ? AND project = ? AND model <> ''" + (" AND run_pk = ?" if run_pk is not None else "")
     scope_args: list[Any] = [entity, project] + ([run_pk] if run_pk is not None else [])
@@ -176,6 +179,8 @@ def _raw(
     hi: float,
     buckets: int,
 ) -> list[SpanStat]:
+    from tunelog.store.records import SpanStat
+
     where, args = scope, list(scope_args)
     if start_after is not None:
         where += " AND start_time >= ?"

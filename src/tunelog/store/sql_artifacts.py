@@ -22,13 +22,18 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunelog.errors import ReferenceNotFound, UsageError
 from tunelog.refs import REGISTRY_PROJECT, check_alias, check_name, version_index
-from tunelog.store.base import CollectionRecord, ManifestEntry, NewVersion, RunKey, VersionRecord
+from tunelog.store.base import ManifestEntry, RunKey
 from tunelog.store.sql_common import chunks, dumps, marks, require_run
 from tunelog.store.sqlite_conn import Connections
+
+if TYPE_CHECKING:
+    # Imported where records are built instead: their dataclasses cost ~10 ms to define, and opening
+    # a store to start a run loads this module but never touches an artifact.
+    from tunelog.store.records import CollectionRecord, NewVersion, VersionRecord
 
 LATEST = "latest"
 
@@ -53,10 +58,14 @@ LEFT JOIN runs r ON r.pk = coalesce(s.logged_by, v.logged_by)
 
 
 def _collection(row: Sequence[Any]) -> CollectionRecord:
+    from tunelog.store.records import CollectionRecord
+
     return CollectionRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
 def _version(row: Sequence[Any]) -> VersionRecord:
+    from tunelog.store.records import CollectionRecord, VersionRecord
+
     return VersionRecord(
         id=row[0],
         collection=CollectionRecord(row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16]),

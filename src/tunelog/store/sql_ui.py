@@ -16,25 +16,28 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunelog.errors import ReferenceNotFound, UsageError
 from tunelog.filters import Filter, Order
 from tunelog.store import span_rollup
-from tunelog.store.base import (
-    MetricKeyInfo,
-    MetricSeries,
-    ProjectStats,
-    ReportRecord,
-    RunKey,
-    RunPage,
-    RunRecord,
-    SavedView,
-    SpanStat,
-)
+from tunelog.store.base import RunKey, RunRecord
 from tunelog.store.sql_common import dumps, run_pk
 from tunelog.store.sql_filters import JSON_COLUMNS, RUN_COLUMNS, compile_filter, json_path
 from tunelog.store.sqlite_conn import Connections
+
+if TYPE_CHECKING:
+    # The records are imported where built: this module loads with every store, including the one
+    # a starting run opens, and their dataclasses cost ~10 ms to define.
+    from tunelog.store.records import (
+        MetricKeyInfo,
+        MetricSeries,
+        ProjectStats,
+        ReportRecord,
+        RunPage,
+        SavedView,
+        SpanStat,
+    )
 
 _MAX_PAGE = 1000
 
@@ -74,6 +77,8 @@ class DashboardTables:
 
     # -- projects ---------------------------------------------------------------------------------
     def project_stats(self, entity: str | None = None) -> list[ProjectStats]:
+        from tunelog.store.records import ProjectStats
+
         where, args = ("WHERE entity = ?", [entity]) if entity is not None else ("", [])
 
         def tx(conn: sqlite3.Connection) -> list[ProjectStats]:
@@ -109,6 +114,7 @@ class DashboardTables:
         cursor: str | None = None,
         limit: int = 100,
     ) -> RunPage:
+        from tunelog.store.records import RunPage
         from tunelog.store.sql import _RUN_COLUMNS, run_from_row
 
         limit = max(1, min(int(limit), _MAX_PAGE))
@@ -143,6 +149,8 @@ class DashboardTables:
 
     # -- history for charts -----------------------------------------------------------------------
     def metric_keys(self, key: RunKey) -> list[MetricKeyInfo]:
+        from tunelog.store.records import MetricKeyInfo
+
         def tx(conn: sqlite3.Connection) -> list[MetricKeyInfo]:
             pk = run_pk(conn, key)
             if pk is None:
@@ -174,6 +182,8 @@ class DashboardTables:
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> MetricSeries:
+        from tunelog.store.records import MetricSeries
+
         max_points = max(2, min(int(max_points), 20_000))
 
         def tx(conn: sqlite3.Connection) -> MetricSeries:
@@ -288,6 +298,8 @@ class DashboardTables:
         return found
 
     def get_view(self, entity: str, project: str, name: str) -> SavedView | None:
+        from tunelog.store.records import SavedView
+
         def tx(conn: sqlite3.Connection) -> SavedView | None:
             r = conn.execute(
                 "SELECT entity, project, name, spec, created_at, updated_at FROM saved_views "
@@ -299,6 +311,8 @@ class DashboardTables:
         return self._conns.read(tx, f"reading view {name!r} of {entity}/{project}")
 
     def list_views(self, entity: str, project: str) -> list[SavedView]:
+        from tunelog.store.records import SavedView
+
         def tx(conn: sqlite3.Connection) -> list[SavedView]:
             rows = conn.execute(
                 "SELECT entity, project, name, spec, created_at, updated_at FROM saved_views "
@@ -379,6 +393,8 @@ class DashboardTables:
 
 
 def _report(r: Sequence[Any]) -> ReportRecord:
+    from tunelog.store.records import ReportRecord
+
     return ReportRecord(
         id=r[0],
         entity=r[1],
