@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from tunelog.filters import Filter, Order
+    from tunelog.store.group_record import RunGroupPage
     from tunelog.store.records import CollectionRecord as CollectionRecord
     from tunelog.store.records import MetricKeyInfo as MetricKeyInfo
     from tunelog.store.records import MetricSeries as MetricSeries
@@ -355,6 +356,23 @@ class Store(Protocol):
         limit: int = 100,
     ) -> RunPage:
         """One page of runs after ``cursor`` (the previous page's ``next_cursor``), keyset-paged."""
+        ...
+
+    def group_runs(
+        self,
+        entity: str,
+        project: str,
+        filter: Filter | None,
+        key: str,
+        columns: Sequence[str] = (),
+        order: Order | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> RunGroupPage:
+        """The runs matching ``filter`` grouped by the value at ``key`` (a run field or a dotted
+        ``config.``/``summary.``/``meta.`` path), over all of them: each group's count and the
+        mean/min/max of each of ``columns``. Groups come by their mean of ``order`` when it is one of
+        ``columns``, else by value (descending if ``order`` is ``key`` descending); missing last."""
         ...
 
     def metric_keys(self, key: RunKey) -> list[MetricKeyInfo]:

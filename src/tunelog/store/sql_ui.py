@@ -29,6 +29,7 @@ from tunelog.store.sqlite_conn import Connections
 if TYPE_CHECKING:
     # The records are imported where built: this module loads with every store, including the one
     # a starting run opens, and their dataclasses cost ~10 ms to define.
+    from tunelog.store.group_record import RunGroupPage
     from tunelog.store.records import (
         MetricKeyInfo,
         MetricSeries,
@@ -146,6 +147,36 @@ class DashboardTables:
         runs: list[RunRecord] = [run_from_row(r) for r in rows]
         nxt = encode_cursor(rows[-1][-1], rows[-1][2]) if more and rows else None
         return RunPage(runs=runs, next_cursor=nxt)
+
+    # -- runs grouped by a key --------------------------------------------------------------------
+    def group_runs(
+        self,
+        entity: str,
+        project: str,
+        filter: Filter | None,
+        key: str,
+        columns: Sequence[str] = (),
+        order: Order | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> RunGroupPage:
+        from tunelog.store import sql_groups
+
+        limit = max(1, min(int(limit), sql_groups.MAX_GROUPS))
+        offset = max(0, int(offset))
+        sql, args = sql_groups.group_sql(entity, project, filter, key, columns, order, limit, offset)
+
+        def tx(conn: sqlite3.Connection) -> RunGroupPage:
+            rows = conn.execute(sql, args).fetchall()
+            page = sql_groups.group_page(rows, columns)
+            if not rows and offset > 0:  # past the last group: the totals still come from the first
+                first = conn.execute(sql, [*args[:-2], 1, 0]).fetchall()
+                page = page._replace(
+                    total_groups=len(first) and first[0][2], total_runs=len(first) and first[0][3]
+                )
+            return page
+
+        return self._conns.read(tx, f"grouping the runs of {entity}/{project} by {key!r}")
 
     # -- history for charts -----------------------------------------------------------------------
     def metric_keys(self, key: RunKey) -> list[MetricKeyInfo]:
