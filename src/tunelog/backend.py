@@ -1,27 +1,70 @@
 """The backend of a process: one store, one blob store and one writer per data location.
 
 Opened lazily on first use (so ``import tunelog`` does no I/O) and shared by every run, artifact and
-``Api`` of the process that points at the same place.
+``Api`` of the process that points at the same place. The blob store opens only when something first
+uses blobs: starting and finishing a run never does, and opening it costs imports and a directory scan.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tunelog.blobs.base import BlobStore
-from tunelog.settings import Settings
-from tunelog.store.base import Store
 from tunelog.writer import FailureCounter, Writer
 
+if TYPE_CHECKING:
+    from tunelog.blobs.base import BlobStore
+    from tunelog.settings import Settings
+    from tunelog.store.base import Store
 
-@dataclass
+
+class LazyBlobs:
+    """The blob store at ``url``, opened on first use and then kept (shared by a place's backends)."""
+
+    __slots__ = ("_blobs", "_lock", "url")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._blobs: BlobStore | None = None
+
+    def get(self) -> BlobStore:
+        blobs = self._blobs
+        if blobs is None:
+            with self._lock:
+                if self._blobs is None:
+                    from tunelog.blobs import open_blobs
+
+                    self._blobs = open_blobs(self.url)
+                blobs = self._blobs
+        return blobs
+
+
 class Backend:
-    settings: Settings
-    store: Store
-    blobs: BlobStore
-    writer: Writer
-    failures: FailureCounter
+    """What runs, artifacts and ``Api`` of one data location share. A plain class, not a dataclass:
+    it is defined on the way to the first ``init``, where a dataclass costs milliseconds."""
+
+    __slots__ = ("_blobs", "failures", "settings", "store", "writer")
+
+    def __init__(
+        self, settings: Settings, store: Store, blobs: LazyBlobs, writer: Writer, failures: FailureCounter
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._blobs = blobs
+        self.writer = writer
+        self.failures = failures
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self._blobs.get()
+
+    def with_settings(self, settings: Settings) -> Backend:
+        """The same store, blobs and writer under other settings (entity, ui url)."""
+        return Backend(settings, self.store, self._blobs, self.writer, self.failures)
+
+    def __repr__(self) -> str:
+        return f"Backend({self.settings!r}, {self.store!r})"
 
 
 class _Backends:
@@ -39,7 +82,7 @@ class _Backends:
                 b = self._open[loc] = _open_backend(settings)
             elif b.settings != settings:
                 # Same place, other defaults (entity, ui url): share the store, keep the new settings.
-                b = Backend(settings, b.store, b.blobs, b.writer, b.failures)
+                b = b.with_settings(settings)
             return b
 
     def all(self) -> list[Backend]:
@@ -48,15 +91,13 @@ class _Backends:
 
 
 def _open_backend(settings: Settings) -> Backend:
-    from tunelog.blobs import open_blobs
     from tunelog.store import open_store
 
     if settings.mode != "disabled":
         settings.dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store_url)
-    blobs = open_blobs(settings.blobs_url)
     failures = FailureCounter()
-    return Backend(settings, store, blobs, Writer(store, failures), failures)
+    return Backend(settings, store, LazyBlobs(settings.blobs_url), Writer(store, failures), failures)
 
 
 _backends: _Backends | None = None

@@ -8,7 +8,6 @@ older than :data:`STALE_AFTER` seconds means the writer is gone.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from functools import cache
 
@@ -17,6 +16,12 @@ STALE_AFTER = 60.0
 
 @cache
 def this_host() -> str:
+    """This machine's host name, as ``socket.gethostname()`` gives it."""
+    if hasattr(os, "uname"):
+        # The same kernel field gethostname(2) reads, without importing socket (~3 ms) at init.
+        return os.uname().nodename
+    import socket
+
     return socket.gethostname()
 
 
