@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 from tunelog import liveness
 from tunelog.backend import Backend, backend_for
 from tunelog.errors import ReferenceNotFound, UsageError
-from tunelog.filters import parse_filter, parse_order
+from tunelog.filters import And, Cond, parse_filter, parse_order, split_path
 from tunelog.refs import parse_artifact_ref, parse_project_path, parse_run_path
 from tunelog.settings import Settings
 from tunelog.store.base import HistoryRow, RunEvent, RunKey, RunQuery, RunRecord, SpanQuery, SpanRecord
 
 if TYPE_CHECKING:
     from tunelog.artifact import Artifact
+    from tunelog.store.group_record import RunGroupPage
     from tunelog.table import Table
 
 
@@ -452,6 +453,46 @@ class Api:
         )
         runs = [ApiRun(self._backend, _settle(self._backend, r)) for r in page.runs]
         return runs, page.next_cursor
+
+    def run_groups(
+        self,
+        path: str,
+        group: str,
+        filters: Mapping[str, Any] | None = None,
+        columns: Sequence[str] = (),
+        order: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> RunGroupPage:
+        """Runs matching ``filters`` grouped by ``group`` (``job_type``, ``config.…`` …) over all of
+        them, in the store: each group's value, run count and mean/min/max of each of ``columns``,
+        sorted by their mean of ``order`` if it is one of ``columns``, else by value (``RunGroupPage``)."""
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        by = parse_order(order) if order else None
+        f = parse_filter(filters)
+        return self._backend.store.group_runs(entity, project, f, group, list(columns), by, limit, offset)
+
+    def group_runs_page(
+        self,
+        path: str,
+        group: str,
+        value: Any,
+        filters: Mapping[str, Any] | None = None,
+        order: str | None = "-created_at",
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[ApiRun], str | None]:
+        """One page of the runs of one group of :meth:`run_groups` (those whose ``group`` is
+        ``value``; ``None``: those without it) and the cursor of the next page."""
+        entity, project = parse_project_path(path, entity=self.settings.entity)
+        field, key_path = split_path(group)
+        if field == "tags":
+            raise UsageError("Cannot group runs by tags (a run has several); filter with 'tags' instead.")
+        member = Cond(field, key_path, "$eq", value)
+        base = parse_filter(filters)
+        both = member if base is None else And((base, member))
+        page = self._backend.store.list_runs_page(entity, project, both, parse_order(order), cursor, limit)
+        return [ApiRun(self._backend, _settle(self._backend, r)) for r in page.runs], page.next_cursor
 
     def _run_key(self, path: str) -> RunKey:
         p = parse_run_path(path, entity=self.settings.entity)
