@@ -55,6 +55,26 @@ SCHEMAS: dict[str, Any] = {
         url={"type": "string"},
     ),
     "RunPage": _obj(["runs", "next"], runs=_list("Run"), next=_STR_OR_NULL),
+    "GroupPage": _obj(
+        ["groups", "total_groups", "total_runs"],
+        groups={
+            "type": "array",
+            "items": _obj(
+                ["value", "runs", "stats"],
+                value={"type": ["string", "number", "boolean", "null"]},
+                runs={"type": "integer"},
+                stats={
+                    "type": "object",
+                    "description": "column key → the mean, min and max of its numeric values",
+                    "additionalProperties": _obj(
+                        ["mean", "min", "max"], mean=_NUM_OR_NULL, min=_NUM_OR_NULL, max=_NUM_OR_NULL
+                    ),
+                },
+            ),
+        },
+        total_groups={"type": "integer"},
+        total_runs={"type": "integer"},
+    ),
     "RunEdit": {
         "type": "object",
         "additionalProperties": False,

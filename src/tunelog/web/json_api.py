@@ -48,6 +48,9 @@ def _int(request: Request, name: str, default: int, lo: int = 0, hi: int = 100_0
         raise UsageError(f"Query parameter {name!r} must be an integer, got {raw!r}.") from None
 
 
+int_param = _int  # for the endpoint modules under web/routes
+
+
 def _float(request: Request, name: str) -> float | None:
     raw = request.query_params.get(name)
     if not raw:
@@ -72,6 +75,8 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def endpoints(web: Web) -> list[Endpoint]:
+    from tunelog.web.routes import groups  # it builds on Endpoint and int_param from here
+
     api = web.api
 
     def pp(r: Request) -> str:
@@ -451,6 +456,7 @@ def endpoints(web: Web) -> list[Endpoint]:
         Endpoint(
             "DELETE", P + "/reports/{report_id:int}", delete_report, "Delete a report", response="Deleted"
         ),
+        *groups.endpoints(web),
     ]
 
 

@@ -41,6 +41,24 @@ def run(r: Any) -> dict[str, Any]:
     }
 
 
+def group_page(page: Any) -> dict[str, Any]:
+    return {
+        "groups": [
+            {
+                "value": _finite(g.value),
+                "runs": g.runs,
+                "stats": {
+                    k: {"mean": _finite(st.mean), "min": _finite(st.min), "max": _finite(st.max)}
+                    for k, st in g.stats.items()
+                },
+            }
+            for g in page.groups
+        ],
+        "total_groups": page.total_groups,
+        "total_runs": page.total_runs,
+    }
+
+
 def series(s: Any, run_id: str) -> dict[str, Any]:
     return {
         "run": run_id,

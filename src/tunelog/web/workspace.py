@@ -8,7 +8,6 @@ A view spec is what a saved view stores and what the page's query string carries
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +15,14 @@ from typing import Any
 from tunelog.api import Api, ApiRun
 from tunelog.errors import UsageError
 from tunelog.filters import split_path
+from tunelog.store.group_record import ColumnStats
 from tunelog.web.expr import ExprError, parse_expression, text_filter
 from tunelog.web.render import flatten, lookup
 
 BUILTIN_SORTS = ("name", "state", "job_type", "created_at", "updated_at", "group")
 PAGE_SIZE = 50
-GROUP_LIMIT = 2000
+GROUPS_PAGE = 100  # groups a workspace page shows; "More groups" pages on with an offset
+GROUP_RUNS_PAGE = 20  # runs an expanded group loads at a time (through the JSON API)
 _PREFERRED_CONFIG = (
     "base_model",
     "model",
@@ -87,9 +88,12 @@ class Column:
 
 @dataclass
 class Group:
+    """One group: counted and aggregated in the store over every run the filter matches; its runs
+    are loaded a page at a time when it is expanded."""
+
     value: Any
-    runs: list[ApiRun]
-    means: dict[str, float | None]
+    count: int
+    stats: dict[str, ColumnStats]
 
 
 @dataclass
@@ -102,7 +106,8 @@ class Workspace:
     available: list[str]
     groups: list[Group] | None
     error: ExprError | UsageError | None
-    truncated: bool = False
+    total_groups: int = 0
+    group_offset: int = 0
 
 
 def build_filter(spec: ViewSpec) -> dict[str, Any]:
@@ -164,8 +169,9 @@ def cell(run: ApiRun, key: str) -> Any:
     return getattr(run, field_, None)
 
 
-def load(api: Api, path: str, spec: ViewSpec, cursor: str | None = None) -> Workspace:
-    """The workspace for ``spec``: one page of runs (or, grouped, up to GROUP_LIMIT runs)."""
+def load(api: Api, path: str, spec: ViewSpec, cursor: str | None = None, group_offset: int = 0) -> Workspace:
+    """The workspace for ``spec``: one page of runs, or, grouped, a page of groups (with counts and
+    column statistics over all matching runs; each group's runs load when it is expanded)."""
     error: ExprError | UsageError | None = None
     try:
         filters = build_filter(spec)
@@ -177,42 +183,35 @@ def load(api: Api, path: str, spec: ViewSpec, cursor: str | None = None) -> Work
     recent = api.runs(path, limit=50)
     available = api.project_keys(path)
     cols = [c for c in spec.cols if _check_key(c)] or default_columns(available, recent)
+    runs: list[ApiRun] = []
+    nxt: str | None = None
+    groups: list[Group] | None = None
+    total_groups = 0
     try:
-        total = api.count_runs(path, filters)
         if spec.group:
-            runs = api.runs(path, filters, order=sort, limit=GROUP_LIMIT)
-            nxt = None
+            page = api.run_groups(
+                path, spec.group, filters, cols, order=sort, limit=GROUPS_PAGE, offset=group_offset
+            )
+            groups = [Group(g.value, g.runs, dict(g.stats)) for g in page.groups]
+            total, total_groups = page.total_runs, page.total_groups
         else:
+            total = api.count_runs(path, filters)
             runs, nxt = api.runs_page(path, filters, order=sort, cursor=cursor, limit=PAGE_SIZE)
-    except UsageError as exc:  # e.g. a regex SQLite rejects, a key with a quote
-        error, total, runs, nxt = exc, 0, [], None
-    columns = [
-        Column(
-            c, c.split(".", 1)[1] if "." in c else c, any(isinstance(cell(r, c), int | float) for r in runs)
-        )
-        for c in cols
-    ]
-    groups = _group(runs, spec.group, columns) if spec.group else None
-    return Workspace(spec, runs, total, nxt, columns, available, groups, error, len(runs) >= GROUP_LIMIT)
+    except UsageError as exc:  # e.g. a regex SQLite rejects, a key with a quote, grouping by tags
+        error, total, runs, nxt, groups = exc, 0, [], None, None
+    columns = [Column(c, c.split(".", 1)[1] if "." in c else c, _numeric(c, runs, groups)) for c in cols]
+    return Workspace(
+        spec, runs, total, nxt, columns, available, groups, error, total_groups, max(0, group_offset)
+    )
+
+
+def _numeric(key: str, runs: Sequence[ApiRun], groups: Sequence[Group] | None) -> bool:
+    if groups is not None:
+        return any(g.stats[key].mean is not None for g in groups if key in g.stats)
+    return any(isinstance(cell(r, key), int | float) for r in runs)
 
 
 def _label(key: str) -> str:
     """A short header: the last two parts of a dotted key (``hyperparameters.n_epochs``)."""
     parts = key.split(".")[1:] or [key]
     return ".".join(parts[-2:]) if len(parts) > 1 and len(parts[-1]) < 12 else parts[-1]
-
-
-def _group(runs: Sequence[ApiRun], key: str, columns: Sequence[Column]) -> list[Group]:
-    buckets: dict[str, tuple[Any, list[ApiRun]]] = {}
-    for r in runs:
-        value = cell(r, key) if "." in key else getattr(r, key, None)
-        buckets.setdefault(repr(value), (value, []))[1].append(r)
-    out = []
-    for value, members in buckets.values():
-        means: dict[str, float | None] = {}
-        for c in columns:
-            nums = [v for v in (cell(m, c.key) for m in members) if isinstance(v, int | float)]
-            means[c.key] = statistics.fmean(nums) if nums else None
-        out.append(Group(value, members, means))
-    out.sort(key=lambda g: (g.value is None, str(g.value)))
-    return out

@@ -43,7 +43,13 @@ def routes(web: Web) -> list[Route]:
             spec = workspace.ViewSpec.from_mapping(api.view(f"{e}/{p}", params["view"]).spec)
         else:
             spec = workspace.ViewSpec.from_mapping(params)
-        ws = workspace.load(api, f"{e}/{p}", spec, cursor=params.get("cursor") or None)
+        ws = workspace.load(
+            api,
+            f"{e}/{p}",
+            spec,
+            cursor=params.get("cursor") or None,
+            group_offset=int(params["goffset"]) if params.get("goffset", "").isdigit() else 0,
+        )
         if (
             ws.total == 0
             and not spec.q
@@ -61,6 +67,8 @@ def routes(web: Web) -> list[Route]:
             current_view=params.get("view", ""),
             cell=workspace.cell,
             facts=run_facts,
+            groups_page=workspace.GROUPS_PAGE,
+            group_runs_page=workspace.GROUP_RUNS_PAGE,
         )
 
     def run_page(request: Request) -> Response:

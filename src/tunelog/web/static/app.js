@@ -110,7 +110,7 @@ TL.initTableBoxes = function () {
 // -- keyboard ------------------------------------------------------------------------------------
 TL.rows = function () {
   const t = document.querySelector("[data-rows]");
-  return t ? Array.from(t.querySelectorAll("tbody tr[data-href]")) : [];
+  return t ? Array.from(t.querySelectorAll("tbody tr[data-href]")).filter((r) => !r.hidden) : [];
 };
 TL.moveCursor = function (delta) {
   const rows = TL.rows();
@@ -164,10 +164,11 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.querySelectorAll("[data-action=help]").forEach((b) =>
     b.addEventListener("click", () => document.getElementById("help").showModal()));
-  document.querySelectorAll("tr[data-href]").forEach((tr) =>
-    tr.addEventListener("dblclick", (ev) => {
-      if (ev.target.closest("a, button, input, [contenteditable=true]")) return;
-      window.location.href = tr.dataset.href;
-    }));
+  // Delegated, so rows added later (a group's runs) open too.
+  document.addEventListener("dblclick", (ev) => {
+    const tr = ev.target.closest("tr[data-href]");
+    if (!tr || ev.target.closest("a, button, input, [contenteditable=true]")) return;
+    window.location.href = tr.dataset.href;
+  });
   TL.initTableBoxes();
 });
