@@ -47,9 +47,63 @@ def test_projects_to_workspace_sort_filter_and_group(page: Any, server: str, sho
     page.press("#filter", "Enter")
     assert "Expected a value" in page.inner_text("#filter-error")
     shot(page, shots, "03-workspace-bad-filter")
-    page.goto(server + "/tester/ft-demo?group=config.base_model")
+    cols = "config.base_model,summary.final_loss"
+    page.goto(server + f"/tester/ft-demo?group=config.base_model&sort=name&cols={cols}")
     assert page.locator(".group-head").count() >= 2
+    assert page.locator("#runs-table tr[data-run]").count() == 0  # groups start collapsed
+    # Expanding a group loads its runs through the JSON API, in the workspace's sort order.
+    first = page.locator("tbody.group").first
+    count = int(first.get_attribute("data-count"))
+    first.locator(".group-toggle").click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('tbody.group:first-of-type tr[data-run]').length === n",
+        arg=min(count, 20),
+    )
+    model = first.locator(".group-head strong").inner_text().split(" = ", 1)[1]
+    names = first.locator(".run-name").all_inner_texts()
+    assert names == sorted(names) and len(names) == count
+    cells = first.locator("tr[data-run] td:nth-child(8)").all_inner_texts()
+    assert set(cells) == {model}  # the config.base_model column of every run shown
     shot(page, shots, "04-workspace-grouped")
+    # What is shown can be selected and compared.
+    boxes = first.locator(".run-check")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    assert page.inner_text("#sel-count") == "2"
+    page.click("[data-action=compare]")
+    charts_drawn(page, "#compare-charts", 1)
+    # Collapsing hides them; the keyboard skips hidden rows.
+    first.locator(".group-toggle").click()
+    assert first.locator("tr[data-run]:visible").count() == 0
+    page.keyboard.press("j")
+    assert page.locator("tr.cursor").count() == 0
+
+
+def test_an_expanded_group_pages_its_runs_with_show_more(page: Any, server: str) -> None:
+    # Two runs a page instead of 20, so the sample's groups need "Show more": set before the
+    # workspace script reads the page data.
+    page.add_init_script(
+        """document.addEventListener("DOMContentLoaded", () => {
+             const el = document.getElementById("page-data");
+             const d = JSON.parse(el.textContent);
+             d.groupPage = 2;
+             el.textContent = JSON.stringify(d);
+           });"""
+    )
+    page.goto(server + "/tester/ft-demo?group=job_type&sort=name")
+    group = page.locator("tbody.group", has_text="job_type = train")
+    count = int(group.get_attribute("data-count"))
+    assert count >= 3
+    group.locator(".group-toggle").click()
+    page.wait_for_function("() => document.querySelectorAll('tr[data-run]').length === 2")
+    more = group.locator("[data-action=group-more]")
+    while more.is_visible():
+        shown = group.locator("tr[data-run]").count()
+        assert f"{shown} of {count} shown" in more.inner_text()
+        more.click()
+        page.wait_for_function("n => document.querySelectorAll('tr[data-run]').length > n", arg=shown)
+    names = group.locator(".run-name").all_inner_texts()
+    assert len(names) == count and names == sorted(names)
 
 
 def test_keyboard_moves_through_rows_and_opens_one(page: Any, server: str) -> None:
@@ -279,6 +333,12 @@ def test_xss_corpus_executes_nothing(page: Any, server: str, shots: Path) -> Non
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(150)  # let lazily loaded tables and charts render
         assert page.evaluate("window.__xss") is None, path
+    page.goto(server + "/tester/xss?group=job_type")  # a group's runs, rendered by the script
+    for toggle in page.locator(".group-toggle").all():
+        toggle.click()
+    page.wait_for_selector("#runs-table tr[data-run]")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.__xss") is None
     page.goto(server + "/tester/xss/artifacts/xss-data/v0")
     page.click("a:has-text('.csv') >> nth=0")
     page.wait_for_load_state("networkidle")
