@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> None:
         spans = json.loads(urllib.request.urlopen(f"{api}/spans?run=run-00000&limit=50").read())
         before = urllib.request.quote(spans["next"])
         filt = urllib.request.quote('config.hyperparameters.n_epochs >= 3 and state = "finished"')
+        # Grouping counts and aggregates all 10,000 runs in SQL; a group's runs come a page at a time.
+        grouped = f"{base}/{E}/{P}?group=config.base_model"
+        gcols = "summary.loss,summary.accuracy,config.hyperparameters.learning_rate_multiplier"
+        group_page = urllib.request.quote('"gpt-4.1"')
         last_hour = time.time() - 86400 + args.spans * 0.05 - 3600
         cases = [
             ("runs: first page of 50 (newest)", f"{api}/runs?limit=50"),
@@ -143,6 +147,15 @@ def main(argv: list[str] | None = None) -> None:
             ("runs: sorted by summary.loss", f"{api}/runs?limit=50&order=-summary.loss"),
             ("runs: filter expression", f"{api}/runs?limit=50&filter={filt}"),
             ("workspace page (HTML, 10k runs)", f"{base}/{E}/{P}"),
+            ("workspace grouped by config.base_model (HTML, 10k runs)", grouped),
+            (
+                "groups API: by config.training_file (40 groups), 3 columns",
+                f"{api}/groups?by=config.training_file&cols={gcols}&order=-summary.loss",
+            ),
+            (
+                "a group's runs: first page of 20",
+                f"{api}/groups/runs?by=config.base_model&value={group_page}&limit=20",
+            ),
             ("spans of the 1M-span run: first page", f"{api}/spans?run=run-00000&limit=50"),
             ("spans: next page (keyset)", f"{api}/spans?run=run-00000&limit=50&before={before}"),
             (
