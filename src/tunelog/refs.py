@@ -8,13 +8,19 @@ so they go in an artifact's metadata, never in its name.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import NamedTuple
 
 from tunelog.errors import UsageError
 
 REGISTRY_PROJECT = "registry"
 _NAME = re.compile(r"^[\w][\w.\-]{0,127}$")
-_VERSION = re.compile(r"^v(\d+)$")
+
+
+@cache
+def _version() -> re.Pattern[str]:
+    # Compiled on first use: starting a run checks names but never a version selector.
+    return re.compile(r"^v(\d+)$")
 
 
 def check_name(value: str, what: str = "name") -> str:
@@ -32,7 +38,7 @@ def check_name(value: str, what: str = "name") -> str:
 def check_alias(alias: str) -> str:
     """Validate an alias; version names such as ``v3`` are reserved."""
     check_name(alias, "alias")
-    if _VERSION.match(alias):
+    if _version().match(alias):
         raise UsageError(
             f"Invalid alias {alias!r}: names of the form v<N> are version numbers, given by tunelog. "
             "Choose another alias, such as 'best' or 'prod'."
@@ -42,7 +48,7 @@ def check_alias(alias: str) -> str:
 
 def version_index(selector: str) -> int | None:
     """``"v3"`` → 3; anything else (an alias) → None."""
-    m = _VERSION.match(selector)
+    m = _version().match(selector)
     return int(m.group(1)) if m else None
 
 

@@ -19,12 +19,11 @@ Concurrency (threads and processes): see :mod:`tunelog.store.sqlite_conn`.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -380,7 +379,7 @@ class SQLStore(ArtifactTables, EventSpanTables, DashboardTables):
                 named = list(_existing_key_ids(conn, pk, list(dict.fromkeys(keys))).items())
             scans = [conn.execute(sql, (name, key_id, *bounds, cap)) for name, key_id in named]
             # (step, name) is unique across the scans, so tuples never compare beyond it.
-            merged = scans[0] if len(scans) == 1 else heapq.merge(*scans)
+            merged = scans[0] if len(scans) == 1 else _merge(scans)
             return list(merged if limit is None else itertools.islice(merged, cap))
 
         rows = self._conns.read(tx, f"reading the history of run {key}")
@@ -471,6 +470,8 @@ def _step_params(
         for k, v in values.items():
             if type(v) is float:
                 append((ids[k], step, v, None, t))
+            elif type(v) is int and -1e300 < v < 1e300:  # token counts and the like: as floats, fast
+                append((ids[k], step, float(v), None, t))
             else:
                 num, text = _encode_value(v.item() if _is_array_scalar(v) else v)
                 append((ids[k], step, num, text, t))
@@ -480,3 +481,9 @@ def _step_params(
 def _is_array_scalar(v: Any) -> bool:
     """numpy/torch 0-d values (not subclasses of float/int) become their Python value."""
     return not isinstance(v, bool | int | float | str) and getattr(v, "ndim", None) == 0
+
+
+def _merge(scans: Sequence[sqlite3.Cursor]) -> Iterator[Any]:
+    import heapq  # here, not at the top: only reads of several keys merge, never a starting run
+
+    return heapq.merge(*scans)
