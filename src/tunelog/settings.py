@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -15,7 +16,18 @@ DEFAULT_UI_URL = "http://127.0.0.1:8765"
 
 
 def _default_dir() -> Path:
-    import platformdirs  # lazily: only needed when TUNELOG_DIR is unset
+    """The per-user data directory, as ``platformdirs.user_data_dir("tunelog")`` names it."""
+    home = os.environ.get("HOME", "")
+    if (
+        sys.platform == "linux"
+        and not hasattr(sys, "getandroidapilevel")
+        and not os.environ.get("XDG_DATA_HOME")
+        and os.path.isabs(home)
+    ):
+        # The plain Linux case, which the XDG spec fixes: importing platformdirs (it pulls in
+        # tempfile and random) would cost the first init 10-20 ms. Anything else asks platformdirs.
+        return Path(home, ".local", "share", "tunelog")
+    import platformdirs
 
     return Path(platformdirs.user_data_dir("tunelog", appauthor=False))
 
