@@ -23,7 +23,7 @@ from tunelog.store.base import RunEvent, RunKey, SpanRecord, Store, WriteBatch
 
 log = logging.getLogger("tunelog")
 
-_LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN = 0, 1, 2, 3, 4, 5
+_LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN, _BUILD = 0, 1, 2, 3, 4, 5, 6
 _MAX_ROWS_PER_COMMIT = 100_000
 
 
@@ -119,6 +119,20 @@ class Writer:
                 self._start()
         return True
 
+    def build(self, fn: Callable[[WriteBatch], None]) -> bool:
+        """Queue ``fn``, called on the writer thread with the batch being built, to add what it
+        records (spans, history steps) to it: one queue item however many rows it becomes. Returns
+        False, dropping it, only when the queue is past its bound."""
+        q = self._q
+        if len(q) >= self._max_pending:
+            return False
+        q.append((_BUILD, fn))
+        if not self._wake.is_set():
+            self._wake.set()
+            if self._thread is None:
+                self._start()
+        return True
+
     def update(self, key: RunKey, changes: dict[str, Any]) -> None:
         self._q.append((_UPDATE, key, changes))
         self._kick()
@@ -199,7 +213,11 @@ class Writer:
             waiters: list[threading.Event] = []
             calls: list[tuple[Callable[[], None], str]] = []
             rows = 0
-            while q and rows < _MAX_ROWS_PER_COMMIT:
+            # Only what is queued now: under a steady stream of calls the queue never empties, and
+            # a batch that waited for it would never commit (os._exit would lose everything).
+            todo = len(q)
+            while todo and rows < _MAX_ROWS_PER_COMMIT:
+                todo -= 1
                 item = q.popleft()
                 kind = item[0]
                 if kind == _LOG:
@@ -209,6 +227,12 @@ class Writer:
                         out = batch.steps[key] = []
                     out.append((step, t, values))
                     rows += len(values)
+                elif kind == _BUILD:
+                    try:
+                        item[1](batch)
+                    except Exception as exc:
+                        self.failures.record("building a span", exc)
+                    rows += 1
                 elif kind == _SPAN:
                     span = item[1]
                     if callable(span):

@@ -45,11 +45,26 @@ RunPks = Callable[[RunKey], "int | None"]
 # costs as much as encoding a small span); the same options as ``dumps``, which handles the rare
 # value this one rejects (a non-finite float, a cycle).
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=repr, ensure_ascii=False).encode
+try:  # orjson (with tunelog[openai]) encodes a span's columns several times faster
+    import orjson
+
+    _orjson_dumps: Callable[..., bytes] | None = orjson.dumps
+    # NaN becomes null and unknown objects their repr, as ``dumps`` does; keys that are not strings
+    # become strings, as json's do.
+    _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
+except ImportError:  # pragma: no cover
+    _orjson_dumps = None
+    _ORJSON_OPTS = 0
 
 
 def _json_or_null(value: Any) -> str | None:
     if value is None:
         return None
+    if _orjson_dumps is not None:
+        try:
+            return _orjson_dumps(value, default=repr, option=_ORJSON_OPTS).decode()
+        except TypeError:  # an integer past 64 bits, a lone surrogate, a cycle: json's way below
+            pass
     try:
         return _encode(value)
     except ValueError:

@@ -134,9 +134,43 @@ def _plain_chat_chunks(chunks: list[Any]) -> Assembled | None:
     return Assembled({"id": rid, "choices": choices}, normalise_usage(usage), model, text)
 
 
+def _plain_chat_dicts(chunks: list[Any]) -> Assembled | None:
+    """:func:`_plain_chat_chunks` for the parsed events autolog keeps of a stream (plain dicts)."""
+    parts: list[str] = []
+    append = parts.append
+    usage = model = rid = finish = role = None
+    seen = False
+    for ch in chunks:
+        if type(ch) is not dict:
+            return None
+        if model is None:
+            model, rid = ch.get("model"), ch.get("id")
+        u = ch.get("usage")
+        if u is not None:
+            usage = u
+        for c in ch.get("choices") or ():
+            seen = True
+            d = c.get("delta")
+            if c.get("index") or d is None:
+                return None  # several choices: the general path
+            if d.get("tool_calls") or d.get("function_call") or d.get("refusal"):
+                return None  # tool calls, refusals: the general path
+            t = d.get("content")
+            if t:
+                append(t)
+            if d.get("role"):
+                role = d["role"]
+            if c.get("finish_reason") is not None:
+                finish = c["finish_reason"]
+    text = "".join(parts)
+    msg = {"role": role or "assistant", "content": text or None}
+    choices = [{"index": 0, "message": msg, "finish_reason": finish}] if seen else []
+    return Assembled({"id": rid, "choices": choices}, normalise_usage(usage), model, text)
+
+
 def _choice_chunks(chunks: list[Any], chat: bool) -> Assembled:
-    if chat and chunks and not isinstance(chunks[0], Mapping):
-        fast = _plain_chat_chunks(chunks)
+    if chat and chunks:
+        fast = _plain_chat_dicts(chunks) if type(chunks[0]) is dict else _plain_chat_chunks(chunks)
         if fast is not None:
             return fast
     # One accessor for the whole stream (a type check per field read costs more than the read).

@@ -26,7 +26,7 @@ from tunelog.writer import FailureCounter
 
 if TYPE_CHECKING:
     from tunelog.runs import Run
-    from tunelog.store.base import SpanRecord
+    from tunelog.store.base import SpanRecord, WriteBatch
 
 log = logging.getLogger("tunelog")
 _now = time.perf_counter_ns
@@ -178,7 +178,6 @@ class Call:
 
     __slots__ = (
         "_done",
-        "_row",
         "chunks",
         "endpoint",
         "error",
@@ -218,7 +217,6 @@ class Call:
         self.t_first = 0
         self.t1 = 0
         self._done = False
-        self._row: dict[str, Any] = {}
         # Lists the caller may go on mutating (appending the reply to messages) are copied: cheap,
         # and the span shows what was sent.
         for key in ("messages", "input", "tools"):
@@ -287,22 +285,31 @@ class Call:
         if self._done:
             return
         self._done = True
-        rec = self.recorder
-        writer = self.run.writer
-        if writer.span(self._build):
-            # The history row is queued now, in order behind its span; the span's thunk fills it in
-            # on the writer thread, so a flush after this call covers both.
-            writer.log(self.run.key, rec.next_step(self.run), self._row, tracing.wall(self.t1))
-            rec.counters.add("recorded")
+        # One queue item: the span and its history row are both made on the writer thread.
+        if self.run.writer.build(self._record):
+            self.recorder.counters.add("recorded")
         else:
-            rec.counters.add("dropped")
+            self.recorder.counters.add("dropped")
 
     # -- writer thread ------------------------------------------------------------------------------
-    def _build(self) -> SpanRecord | None:
+    def _record(self, batch: WriteBatch) -> None:
         from tunelog.integration.openai.spans_openai import build_span
 
+        rec = self.recorder
+        run = self.run
+        row: dict[str, Any] = {}
         try:
-            return build_span(self, self._row)
+            span = build_span(self, row)
         except Exception as exc:
-            self.recorder.fail("building an OpenAI span", exc)
-            return None
+            rec.fail("building an OpenAI span", exc)
+            return
+        finally:
+            # Drop what the SDK returned as soon as it is read: a backlog holds no responses.
+            self.result = None
+            self.chunks = []
+        if span is not None:
+            batch.spans.append(span)
+        steps = batch.steps.get(run.key)
+        if steps is None:
+            steps = batch.steps[run.key] = []
+        steps.append((rec.next_step(run), tracing.wall(self.t1), row))
