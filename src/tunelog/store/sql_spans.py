@@ -44,12 +44,35 @@ RunPks = Callable[[RunKey], "int | None"]
 # One encoder for every span column (``json.dumps`` with options builds a new one per call, which
 # costs as much as encoding a small span); the same options as ``dumps``, which handles the rare
 # value this one rejects (a non-finite float, a cycle).
-_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=repr, ensure_ascii=False).encode
+_MAX_REPR = 2000
+
+
+def _default(value: Any) -> Any:
+    """What JSON cannot encode by itself: models dumped, sets listed, types named, the rest repr'd
+    (so callers may hand over request values as they are; see ``tracing.to_json``)."""
+    if isinstance(value, type):
+        return value.__qualname__
+    dump = getattr(value, "model_dump", None)
+    if dump is not None and callable(dump):
+        try:
+            return dump(mode="json", exclude_unset=True, warnings=False)
+        except Exception:  # a model that will not dump is recorded by its repr
+            return repr(value)[:_MAX_REPR]
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return repr(value)[:_MAX_REPR]
+
+
+_encode = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False, default=_default, ensure_ascii=False
+).encode
 try:  # orjson (with tunelog[openai]) encodes a span's columns several times faster
     import orjson
 
     _orjson_dumps: Callable[..., bytes] | None = orjson.dumps
-    # NaN becomes null and unknown objects their repr, as ``dumps`` does; keys that are not strings
+    # NaN becomes null, as ``dumps`` does; keys that are not strings
     # become strings, as json's do.
     _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
 except ImportError:  # pragma: no cover
@@ -62,7 +85,7 @@ def _json_or_null(value: Any) -> str | None:
         return None
     if _orjson_dumps is not None:
         try:
-            return _orjson_dumps(value, default=repr, option=_ORJSON_OPTS).decode()
+            return _orjson_dumps(value, default=_default, option=_ORJSON_OPTS).decode()
         except TypeError:  # an integer past 64 bits, a lone surrogate, a cycle: json's way below
             pass
     try:

@@ -138,34 +138,43 @@ def _plain_chat_dicts(chunks: list[Any]) -> Assembled | None:
     """:func:`_plain_chat_chunks` for the parsed events autolog keeps of a stream (plain dicts)."""
     parts: list[str] = []
     append = parts.append
-    usage = model = rid = finish = role = None
+    usage = finish = role = None
     seen = False
+    first = chunks[0]
+    model, rid = first.get("model"), first.get("id")
     for ch in chunks:
         if type(ch) is not dict:
             return None
-        if model is None:
-            model, rid = ch.get("model"), ch.get("id")
         u = ch.get("usage")
         if u is not None:
             usage = u
         for c in ch.get("choices") or ():
             seen = True
             d = c.get("delta")
-            if c.get("index") or d is None:
+            if d is None or c.get("index"):
                 return None  # several choices: the general path
-            if d.get("tool_calls") or d.get("function_call") or d.get("refusal"):
+            if not d.keys() <= _TEXT_DELTA and (
+                d.get("tool_calls") or d.get("function_call") or d.get("refusal")
+            ):
                 return None  # tool calls, refusals: the general path
             t = d.get("content")
             if t:
                 append(t)
-            if d.get("role"):
+                r = d.get("role")
+                if r:
+                    role = r
+            elif d.get("role"):
                 role = d["role"]
-            if c.get("finish_reason") is not None:
-                finish = c["finish_reason"]
+            f = c.get("finish_reason")
+            if f is not None:
+                finish = f
     text = "".join(parts)
     msg = {"role": role or "assistant", "content": text or None}
     choices = [{"index": 0, "message": msg, "finish_reason": finish}] if seen else []
     return Assembled({"id": rid, "choices": choices}, normalise_usage(usage), model, text)
+
+
+_TEXT_DELTA = frozenset(("content", "role"))
 
 
 def _choice_chunks(chunks: list[Any], chat: bool) -> Assembled:

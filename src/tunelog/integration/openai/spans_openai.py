@@ -28,7 +28,9 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
     rec = call.recorder
     ep = call.endpoint
     opts = rec.options
-    params = request_params(call.kwargs, opts.capture_content)
+    # Request values go to the store as they are (its JSON encoder dumps models and names types);
+    # a redact hook is handed JSON values, as the span's readers get them.
+    params = request_params(call.kwargs, opts.capture_content, raw=opts.redact is None)
     requested = call.kwargs.get("model")
     requested = requested if isinstance(requested, str) else None
     attributes: dict[str, Any] = {"endpoint": ep.name, "api": ep.api}
@@ -105,11 +107,20 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
     return span
 
 
-def request_params(kwargs: Mapping[str, Any], capture_content: bool) -> dict[str, Any]:
-    """The request's parameters as JSON, without sentinels, secrets, or (optionally) content."""
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def request_params(kwargs: Mapping[str, Any], capture_content: bool, raw: bool = False) -> dict[str, Any]:
+    """The request's parameters as JSON, without sentinels, secrets, or (optionally) content.
+
+    With ``raw``, values are left as they are for the store's JSON encoder to convert."""
     out: dict[str, Any] = {}
     for k, v in kwargs.items():
-        if type(v).__name__ in ("NotGiven", "Omit"):
+        if type(v) in _PLAIN:
+            if capture_content or k not in _CONTENT_PARAMS:
+                out[k] = v if type(v) is not float else tracing.to_json(v)  # NaN: null
+                continue
+        elif type(v).__name__ in ("NotGiven", "Omit"):
             continue
         if k == "extra_headers":
             if isinstance(v, Mapping):
@@ -127,7 +138,7 @@ def request_params(kwargs: Mapping[str, Any], capture_content: bool) -> dict[str
             else:
                 out[k] = "…"
             continue
-        out[k] = tracing.to_json(v)
+        out[k] = v if raw and type(v) in (list, dict) else tracing.to_json(v)
     return out
 
 
