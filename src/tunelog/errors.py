@@ -38,3 +38,14 @@ class StoreError(TunelogError):
 
 class SchemaTooNewError(StoreError):
     """The store's schema is newer than this tunelog understands."""
+
+
+def warn(message: str, *args: object) -> None:
+    """Log a warning on the ``tunelog`` logger: how tunelog reports what it does not raise.
+
+    :mod:`logging` is imported here, at the first warning, rather than by every module on the way
+    to ``tunelog.init``: with the modules it pulls in (traceback, string, …) it costs ~5 ms.
+    """
+    import logging
+
+    logging.getLogger("tunelog").warning(message, *args, stacklevel=2)

@@ -8,12 +8,11 @@ must be JSON, else it is stored as its ``repr`` with one warning.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Mapping
 from typing import Any
 
-log = logging.getLogger("tunelog")
+from tunelog.errors import warn
 
 _SCALARS = (int, float, bool)
 
@@ -67,7 +66,7 @@ def json_safe(value: Any, *, what: str, warned: set[str]) -> Any:
     except (TypeError, ValueError):
         if what not in warned:
             warned.add(what)
-            log.warning(
+            warn(
                 "tunelog: %s is not JSON-serialisable (%s); storing its repr instead. "
                 "Convert it to str, int, float, bool, list or dict to keep its value.",
                 what,

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelog.backend import Backend
 from tunelog.config import Config, Summary
-from tunelog.errors import UsageError
+from tunelog.errors import UsageError, warn
 from tunelog.history import flatten, json_safe
 from tunelog.settings import Settings
 from tunelog.store.base import RunKey, RunRecord
@@ -25,8 +24,6 @@ from tunelog.writer import Writer
 
 if TYPE_CHECKING:
     from tunelog.artifact import Artifact
-
-logger = logging.getLogger("tunelog")
 
 _SCALAR_TYPES = (int, float, bool, type(None))
 
@@ -247,7 +244,7 @@ class Run:
             raise UsageError(f"step must be an int, got {step!r}.")
         if not self._warned_steps:
             self._warned_steps = True
-            logger.warning(
+            warn(
                 "tunelog: run %s: ignored a log at step %d, smaller than the current step %d. Steps only "
                 "go forward; log without step= or with a step >= %d. (Warned once per run.)",
                 self.id,
@@ -374,7 +371,7 @@ class Run:
             self._writer.unregister(self._key)
             self._writer.update(self._key, changes)
             if not self._writer.flush(30.0):
-                logger.warning("tunelog: run %s: the store did not take everything within 30 s.", self.id)
+                warn("tunelog: run %s: the store did not take everything within 30 s.", self.id)
         from tunelog.session import forget
 
         forget(self)

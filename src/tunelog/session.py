@@ -7,7 +7,6 @@ at exit every live run is finished (``failed`` after an uncaught exception) and 
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import sys
 import threading
@@ -19,14 +18,13 @@ from typing import Any
 
 from tunelog import liveness
 from tunelog.backend import Backend, backend_for
-from tunelog.errors import ReferenceNotFound, RunExistsError, UsageError
+from tunelog.errors import ReferenceNotFound, RunExistsError, UsageError, warn
 from tunelog.history import json_safe
 from tunelog.refs import REGISTRY_PROJECT, check_name
 from tunelog.runs import Run
 from tunelog.settings import Settings
 from tunelog.store.base import RunKey, RunRecord
 
-logger = logging.getLogger("tunelog")
 _ADJECTIVES = (
     "amber",
     "brisk",
@@ -160,7 +158,7 @@ class _Process:
             try:
                 run.finish(exit_code=code)
             except Exception as exc:  # at exit nothing may raise; report and go on
-                logger.warning("tunelog: finishing run %s at exit failed: %s", run.id, exc)
+                warn("tunelog: finishing run %s at exit failed: %s", run.id, exc)
         from tunelog.backend import backends
 
         for b in backends().all():

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunelog.errors import RunExistsError, StoreError
+from tunelog.errors import RunExistsError, StoreError, warn
 from tunelog.filters import Filter, Order
 from tunelog.store.base import (
     RUN_MUTABLE_FIELDS,
@@ -45,8 +44,6 @@ from tunelog.store.sql_filters import compile_filter, compile_order
 from tunelog.store.sql_spans import EventSpanTables, delete_run_events_and_spans, write_events, write_spans
 from tunelog.store.sql_ui import DashboardTables
 from tunelog.store.sqlite_conn import Connections, begin_immediate, retry_locked
-
-log = logging.getLogger("tunelog")
 
 _RUN_COLUMNS = (
     "entity, project, run_id, name, state, job_type, group_name, notes, tags, config, summary, meta, "
@@ -170,7 +167,7 @@ class SQLStore(ArtifactTables, EventSpanTables, DashboardTables):
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
         mode = retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0], "enabling WAL")
         if str(mode).lower() != "wal":
-            log.warning(
+            warn(
                 "tunelog: the store at %s could not use WAL mode (got %r); concurrent readers and "
                 "writers will wait for each other. Keep TUNELOG_DIR on a local disk.",
                 self.location,
@@ -341,7 +338,7 @@ class SQLStore(ArtifactTables, EventSpanTables, DashboardTables):
         dropped = self._conns.write(tx, "writing history, events and spans")
         if dropped:
             if not self._dropped_rows:
-                log.warning(
+                warn(
                     "tunelog: dropped %d history rows, events or spans of runs that no longer exist in "
                     "%s (deleted while logging); further drops are counted silently.",
                     dropped,
