@@ -97,3 +97,26 @@ def test_normal_exit_without_finish_loses_nothing(tl_dir: Path) -> None:
     subprocess.run([sys.executable, "-c", code], env=_env(tl_dir), check=True)
     r = tunelog.Api().run("exit/n1")
     assert r.state == "finished" and len(r.history()) == 5000 and r.summary["x"] == 4999
+
+
+def test_sys_exit_with_a_nonzero_code_reads_as_failed(tl_dir: Path) -> None:
+    code = textwrap.dedent("""
+        import sys, tunelog
+        tunelog.init(project="exit", id="bad").log({"x": 1})
+        ok = tunelog.init(project="exit", id="ok", reinit="create_new")
+        ok.finish()
+        sys.exit(4)
+    """)
+    p = subprocess.run([sys.executable, "-c", code], env=_env(tl_dir), capture_output=True, text=True)
+    assert p.returncode == 4, p.stderr
+    api = tunelog.Api()
+    bad = api.run("exit/bad")
+    assert bad.state == "failed" and bad.summary["x"] == 1
+    assert api.run("exit/ok").state == "finished"  # finished before the exit: left as it was
+
+
+def test_sys_exit_zero_and_none_read_as_finished(tl_dir: Path) -> None:
+    for i, arg in enumerate(("0", "None")):
+        code = f"import sys, tunelog\ntunelog.init(project='exit', id='z{i}')\nsys.exit({arg})\n"
+        subprocess.run([sys.executable, "-c", code], env=_env(tl_dir), check=True)
+        assert tunelog.Api().run(f"exit/z{i}").state == "finished"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from tunelog import liveness
 from tunelog.backend import Backend, backend_for
@@ -117,6 +117,7 @@ class _Process:
         self.live: dict[RunKey, Run] = {}
         self.hooks_installed = False
         self.uncaught: BaseException | None = None
+        self.exit_code: int | None = None  # what the main thread passed to sys.exit, if it did
         self.helpers: list[threading.Thread] = []
 
     def install_hooks(self) -> None:
@@ -131,6 +132,16 @@ class _Process:
             previous(et, ev, tb)
 
         sys.excepthook = excepthook
+        # SystemExit reaches neither excepthook nor atexit with its code, so `sys.exit(2)` would read
+        # as a clean finish; wrapping sys.exit (as wandb does) sees the code and still exits the same.
+        original_exit = sys.exit
+
+        def exit_(status: object = None) -> NoReturn:
+            if threading.current_thread() is threading.main_thread():
+                self.exit_code = status if isinstance(status, int) else (0 if status is None else 1)
+            original_exit(status)
+
+        sys.exit = exit_
 
     def gather_provenance(self, backend: Backend, key: RunKey) -> None:
         """Record where the run came from, on a thread of its own: git and package metadata take
@@ -153,7 +164,7 @@ class _Process:
     def at_exit(self) -> None:
         for t in list(self.helpers):
             t.join(5.0)
-        code = 1 if self.uncaught is not None else 0
+        code = 1 if self.uncaught is not None else (self.exit_code or 0)
         for run in list(self.live.values()):
             try:
                 run.finish(exit_code=code)
