@@ -25,6 +25,12 @@ log = logging.getLogger("tunelog")
 
 _LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN, _BUILD = 0, 1, 2, 3, 4, 5, 6
 _MAX_ROWS_PER_COMMIT = 100_000
+_now_ns = time.perf_counter_ns
+#: Writer starved (see ``Writer._hand_over``): this many items waiting this long, not started.
+_HAND_OVER_AT = 50
+_STARVED_NS = 20_000_000
+_HAND_OVER_PER_ITEM_S = 60e-6  # about what the writer spends on one call's span
+_MAX_HAND_OVER_S = 0.005
 
 
 class UpdateSource(Protocol):
@@ -88,6 +94,7 @@ class Writer:
         # call) commit at most this often, so they batch. Bounds what os._exit can lose to one interval.
         self._min_commit_interval = 0.004
         self._last_commit = 0.0
+        self._woken_ns = 0
 
     # -- caller side (hot path) --------------------------------------------------------------------
     def log(self, key: RunKey, step: int, values: dict[str, Any], t: float) -> None:
@@ -129,9 +136,26 @@ class Writer:
         q.append((_BUILD, fn))
         if not self._wake.is_set():
             self._wake.set()
+            self._woken_ns = _now_ns()
             if self._thread is None:
                 self._start()
+        elif len(q) >= _HAND_OVER_AT and _now_ns() - self._woken_ns > _STARVED_NS:
+            self._hand_over(len(q))
         return True
+
+    def _hand_over(self, pending: int) -> None:
+        # CPython's convoy effect: a thread that lets go of the GIL only for microseconds at a time
+        # (the openai SDK does, for os.urandom, once per request) keeps a waiting thread from ever
+        # getting it: the waiter asks for a switch only after a whole switch interval (5 ms) in
+        # which no thread took the GIL. A caller that never waits on the network (an in-process
+        # transport, cached replies) would so starve the writer until it pauses: nothing written
+        # if the process is killed, and a backlog held in memory (and walked by the garbage
+        # collector). When a few items have waited a while without the writer starting on them,
+        # the caller sleeps for about as long as the writer needs for them, so that it gets the GIL:
+        # what the interpreter's switch interval would have done. One call in fifty at most pays it
+        # (the others nothing); a caller that waits on a network never does, the writer keeping up.
+        self._woken_ns = _now_ns()
+        time.sleep(min(_MAX_HAND_OVER_S, pending * _HAND_OVER_PER_ITEM_S))
 
     def update(self, key: RunKey, changes: dict[str, Any]) -> None:
         self._q.append((_UPDATE, key, changes))

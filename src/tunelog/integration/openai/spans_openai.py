@@ -39,7 +39,7 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
     usage: dict[str, Any] | None = None
     returned_model: str | None = None
     if call.chunks or (call.kwargs.get("stream") and call.status != "error"):
-        asm = assemble.from_chunks(ep.api, call.chunks)
+        asm = assemble.from_chunks(ep.api, _parsed(call.chunks))
         outputs, usage, returned_model = asm.outputs, asm.usage, asm.model
         attributes["stream"] = True
         attributes["chunks"] = len(call.chunks)
@@ -108,6 +108,15 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
 
 
 _PLAIN = (str, int, float, bool, type(None))
+
+
+def _parsed(chunks: list[Any]) -> list[Any]:
+    """Stream chunks as objects: the events' text that :mod:`streams` keeps is parsed here."""
+    if not chunks or type(chunks[0]) is not str:
+        return chunks
+    from tunelog.integration.openai.streams import parse_event
+
+    return [parse_event(c) for c in chunks]
 
 
 def request_params(kwargs: Mapping[str, Any], capture_content: bool, raw: bool = False) -> dict[str, Any]:

@@ -33,13 +33,23 @@ except ImportError:  # pragma: no cover - orjson comes with tunelog[openai]
     from json import loads as _loads  # type: ignore[assignment]
 
 
+class _Head:
+    """The status and headers of a stream's HTTP response (not the response: it holds much more)."""
+
+    __slots__ = ("headers", "status_code")
+
+    def __init__(self, response: Any) -> None:
+        self.status_code = getattr(response, "status_code", None)
+        self.headers = getattr(response, "headers", None)
+
+
 class _Opened:
     """What a span needs of an SDK stream once it is open: the HTTP response (status, request id)."""
 
     __slots__ = ("response",)
 
     def __init__(self, response: Any) -> None:
-        self.response = response
+        self.response = _Head(response) if response is not None else None
 
 
 def _is_hidden_usage_chunk(chunk: Any) -> bool:
@@ -167,11 +177,11 @@ def _events(events: Iterator[Any], call: Call) -> Generator[Any, None, None]:
                     if parsed["usage"] is None:
                         del parsed["usage"]
                     elif not parsed.get("choices"):
-                        append(parsed)
+                        append(data)
                         continue  # the usage event tunelog asked for
                 if parsed.get("error"):
                     call.error = _EventError(parsed["error"])  # the SDK raises APIError for it
-                append(parsed)
+                append(data)  # the text: a fifth of the parsed dict's memory while the span waits
             try:  # the SDK's ``sse.json()`` returns it instead of parsing the event again
                 sse.json = repeat(parsed).__next__
             except AttributeError:  # an event class with slots: the SDK parses it (a "usage": null stays)
@@ -218,11 +228,11 @@ async def _aevents(events: AsyncIterator[Any], call: Call) -> AsyncGenerator[Any
                     if parsed["usage"] is None:
                         del parsed["usage"]
                     elif not parsed.get("choices"):
-                        append(parsed)
+                        append(data)
                         continue
                 if parsed.get("error"):
                     call.error = _EventError(parsed["error"])
-                append(parsed)
+                append(data)
             try:  # the SDK's ``sse.json()`` returns it instead of parsing the event again
                 sse.json = repeat(parsed).__next__
             except AttributeError:  # an event class with slots: the SDK parses it (a "usage": null stays)
@@ -241,6 +251,15 @@ async def _aevents(events: AsyncIterator[Any], call: Call) -> AsyncGenerator[Any
 
 
 _UNPARSED = object()
+
+
+def parse_event(data: str) -> Any:
+    """A kept event's JSON (on the writer thread; it parsed once already, on the caller's)."""
+    try:
+        return _loads(data)
+    except ValueError:
+        parsed = _parse(data)
+        return None if parsed is _UNPARSED else parsed
 
 
 def _parse(data: str) -> Any:
@@ -299,11 +318,15 @@ def attach(stream: Any, call: Call) -> Any:
     stream._tunelog_guard = _Guard(call)
     is_async = hasattr(inner, "__anext__")
     if _sse_hookable(stream):
-        events = stream._iter_events
-        if is_async:
-            stream._iter_events = lambda: _aevents(events(), call)
-        else:
-            stream._iter_events = lambda: _events(events(), call)
+        wrap = _aevents if is_async else _events
+
+        def iter_events() -> Any:
+            # Called once, when the SDK starts reading; removing itself leaves no reference cycle
+            # (stream → this function → stream) for the garbage collector to find.
+            del stream._iter_events
+            return wrap(stream._iter_events(), call)
+
+        stream._iter_events = iter_events
         return stream
     if is_async:
         agen = aiterate(inner, call)
