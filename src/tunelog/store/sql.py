@@ -39,7 +39,7 @@ from tunelog.store.base import (
 )
 from tunelog.store.migrations import migrate
 from tunelog.store.sql_artifacts import ArtifactTables
-from tunelog.store.sql_common import chunks, dumps, marks, require_run, run_pk
+from tunelog.store.sql_common import chunks, dumps, insert_rows, marks, require_run, run_pk
 from tunelog.store.sql_filters import compile_filter, compile_order
 from tunelog.store.sql_spans import EventSpanTables, delete_run_events_and_spans, write_events, write_spans
 from tunelog.store.sql_ui import DashboardTables
@@ -73,6 +73,7 @@ _DEFAULT_ORDER = Order("created_at", (), True)
 # Every column is replaced on conflict, so REPLACE means the same as an upsert here, and costs
 # less per row when (as almost always) there is no conflict.
 _UPSERT_HISTORY = "INSERT OR REPLACE INTO history (key_id, step, num, val, time) VALUES (?, ?, ?, ?, ?)"
+_INSERT_HISTORY = "INSERT OR REPLACE INTO history (key_id, step, num, val, time)"
 
 
 def _encode_value(value: Any) -> tuple[float | None, str | None]:
@@ -321,7 +322,7 @@ class SQLStore(ArtifactTables, EventSpanTables, DashboardTables):
                 if not names:
                     continue
                 params = _step_params(_key_ids(conn, pk, names), steps)
-                conn.executemany(_UPSERT_HISTORY, params)
+                insert_rows(conn, _INSERT_HISTORY, params)  # many rows a statement (see insert_rows)
                 top = max(s[0] for s in steps)
                 conn.execute(
                     "UPDATE runs SET last_step = max(coalesce(last_step, ?), ?) WHERE pk = ?", (top, top, pk)

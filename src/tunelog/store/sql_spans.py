@@ -14,17 +14,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tunelog.store.base import RunEvent, RunKey, SpanQuery, SpanRecord
-from tunelog.store.sql_common import dumps, run_pk
+from tunelog.store.sql_common import dumps, insert_rows, run_pk
 from tunelog.store.sqlite_conn import Connections
 
 _SPAN_COLUMNS = (
     "s.span_id, s.trace_id, s.parent_id, r.entity, r.project, r.run_id, s.name, s.kind, s.start_time, "
     "s.end_time, s.status, s.model, s.inputs, s.outputs, s.attributes, s.usage, s.cost_usd, s.error"
 )
-_UPSERT_SPAN = (
+_INSERT_SPAN = (
     "INSERT INTO spans (run_pk, entity, project, span_id, trace_id, parent_id, name, kind, start_time, "
-    "end_time, status, model, inputs, outputs, attributes, usage, cost_usd, error) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "end_time, status, model, inputs, outputs, attributes, usage, cost_usd, error)"
+)
+_ON_CONFLICT_SPAN = (
     "ON CONFLICT (entity, project, span_id) DO UPDATE SET run_pk = excluded.run_pk, "
     "trace_id = excluded.trace_id, parent_id = excluded.parent_id, name = excluded.name, "
     "kind = excluded.kind, start_time = excluded.start_time, end_time = excluded.end_time, "
@@ -128,7 +129,11 @@ def write_spans(conn: sqlite3.Connection, pk_of: RunPks, spans: Sequence[SpanRec
             s.start_time, s.end_time, s.status, s.model, enc(s.inputs), enc(s.outputs),
             enc(attrs if type(attrs) is dict else dict(attrs or {})), enc(s.usage), s.cost_usd, enc(s.error),
         ))  # fmt: skip
-    conn.executemany(_UPSERT_SPAN, rows)
+    if len({r[3] for r in rows}) < len(rows):  # one span twice in a batch: the later one wins, in order
+        for r in rows:
+            insert_rows(conn, _INSERT_SPAN, [r], _ON_CONFLICT_SPAN)
+    else:
+        insert_rows(conn, _INSERT_SPAN, rows, _ON_CONFLICT_SPAN)
     return dropped
 
 
