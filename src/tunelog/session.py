@@ -136,7 +136,7 @@ class _Process:
         # as a clean finish; wrapping sys.exit (as wandb does) sees the code and still exits the same.
         original_exit = sys.exit
 
-        def exit_(status: object = None) -> NoReturn:
+        def exit_(status: Any = None) -> NoReturn:
             if threading.current_thread() is threading.main_thread():
                 self.exit_code = status if isinstance(status, int) else (0 if status is None else 1)
             original_exit(status)
