@@ -154,7 +154,11 @@ def test_run_page_charts_zoom_smoothing_and_tables(page: Any, server: str, shots
     page.fill("#smooth", "0.8")
     page.dispatch_event("#smooth", "input")
     page.check("#x-time")
-    charts_drawn(page, "#run-charts", 3)
+    page.wait_for_function(
+        """() => { const el = document.querySelector('#run-charts .js-plotly-plot');
+            return el && el.dataset.zoom === 'on' && el.layout.xaxis.type === 'date'; }""",
+        timeout=15000,
+    )
     # Zooming a time axis refetches the steps logged in that window (server-side detail).
     with page.expect_request(lambda r: "/metrics/" in r.url and "min_step=" in r.url):
         page.evaluate(

@@ -91,6 +91,8 @@
         }
         else if (ev["xaxis.autorange"]) { if (range) { range = null; load(); } }
       });
+      // Marks the chart as zoomable (tests and scripts wait on it rather than on timing).
+      el.dataset.zoom = "on";
     });
     return { redraw: draw };
   };
