@@ -12,16 +12,16 @@ through :mod:`logging`.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tunelog.store.base import RunEvent, RunKey, SpanRecord, Store, WriteBatch
+from tunelog.store.base import RunEvent, RunKey, Store, WriteBatch
 
-log = logging.getLogger("tunelog")
+if TYPE_CHECKING:  # the dataclass module costs every first init() several ms; spans come later
+    from tunelog.store.span_record import SpanRecord
 
 _LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN, _BUILD = 0, 1, 2, 3, 4, 5, 6
 _MAX_ROWS_PER_COMMIT = 100_000
@@ -57,7 +57,9 @@ class FailureCounter:
             if kind in self._seen:
                 return
             self._seen.add(kind)
-        log.warning(
+        import logging  # only when something failed: importing it costs init() ~5 ms
+
+        logging.getLogger("tunelog").warning(
             "tunelog: %s failed (%s: %s). Your program continues; tunelog counts further failures of "
             "this kind without repeating this message (see tunelog.failures()). Check that the data "
             "directory is writable and has free space.",

@@ -8,14 +8,18 @@ cursor and the limit (it answers "how many in all").
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tunelog.store.base import RunEvent, RunKey, SpanQuery, SpanRecord
+from tunelog.store.base import RunEvent, RunKey, SpanQuery
 from tunelog.store.sql_common import dumps, insert_rows, run_pk
 from tunelog.store.sqlite_conn import Connections
+
+if TYPE_CHECKING:  # imported where spans are read: the dataclass module costs every init() ms
+    from tunelog.store.span_record import SpanRecord
 
 _SPAN_COLUMNS = (
     "s.span_id, s.trace_id, s.parent_id, r.entity, r.project, r.run_id, s.name, s.kind, s.start_time, "
@@ -69,24 +73,27 @@ def _default(value: Any) -> Any:
 _encode = json.JSONEncoder(
     separators=(",", ":"), allow_nan=False, default=_default, ensure_ascii=False
 ).encode
-try:  # orjson (with tunelog[openai]) encodes a span's columns several times faster
-    import orjson
 
-    _orjson_dumps: Callable[..., bytes] | None = orjson.dumps
-    # NaN becomes null, as ``dumps`` does; keys that are not strings
-    # become strings, as json's do.
-    _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
-except ImportError:  # pragma: no cover
-    _orjson_dumps = None
-    _ORJSON_OPTS = 0
+
+@functools.cache
+def _fast_dumps() -> Callable[[Any], bytes] | None:
+    """orjson (with tunelog[openai]) encodes a span's columns several times faster; imported at the
+    first span rather than with the store, since loading it costs every ``init()`` ~5 ms."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover
+        return None
+    # NaN becomes null, as ``dumps`` does; keys that are not strings become strings, as json's do.
+    return functools.partial(orjson.dumps, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _json_or_null(value: Any) -> str | None:
     if value is None:
         return None
-    if _orjson_dumps is not None:
+    fast = _fast_dumps()
+    if fast is not None:
         try:
-            return _orjson_dumps(value, default=_default, option=_ORJSON_OPTS).decode()
+            return fast(value).decode()
         except TypeError:  # an integer past 64 bits, a lone surrogate, a cycle: json's way below
             pass
     try:
@@ -143,6 +150,8 @@ def delete_run_events_and_spans(conn: sqlite3.Connection, pk: int) -> None:
 
 
 def _span(row: Sequence[Any]) -> SpanRecord:
+    from tunelog.store.span_record import SpanRecord
+
     return SpanRecord(
         span_id=row[0],
         trace_id=row[1],
