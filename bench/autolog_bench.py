@@ -259,8 +259,18 @@ def _write_rate(client: Any) -> float:
 
 def _count(mode: str, workdir: Path) -> int | None:
     if mode == "tunelog":
-        with sqlite3.connect(workdir / "tl" / "tunelog.db") as db:
-            return int(db.execute("SELECT count(*) FROM spans").fetchone()[0]) - WARMUP
+        # Read as any later tunelog process would: opening the data directory first replays the
+        # journal the killed process left (tunelog.spool), then the spans are counted.
+        code = (
+            "import sys, tunelog; from tunelog.store.base import SpanQuery; "
+            "api = tunelog.Api(dir=sys.argv[1]); "
+            "print(api.backend.store.count_spans('bench', 'bench', SpanQuery()))"
+        )
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(workdir / "tl")], capture_output=True, text=True, env=env
+        )
+        return int(out.stdout.strip()) - WARMUP
     if mode == "mlflow":
         db_path = workdir / "mlflow.db"
         if not db_path.exists():

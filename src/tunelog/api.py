@@ -254,6 +254,7 @@ class ApiRun:
 def _settle(backend: Backend, rec: RunRecord) -> RunRecord:
     """Mark a run whose process is gone as crashed (persisted, so every reader agrees)."""
     if liveness.is_crashed(rec.state, rec.host, rec.pid, rec.pid_start, rec.heartbeat_at):
+        backend.replay_journals()  # what the dead process journalled but had not committed
         try:
             backend.store.update_run(rec.key, {"state": "crashed"})
         except Exception as exc:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from tunelog.writer import FailureCounter, Writer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tunelog.blobs.base import BlobStore
     from tunelog.settings import Settings
     from tunelog.store.base import Store
@@ -59,6 +61,13 @@ class Backend:
     def blobs(self) -> BlobStore:
         return self._blobs.get()
 
+    def replay_journals(self) -> None:
+        """Replay the journals of processes that died since this backend opened (a long-lived reader,
+        such as ``tunelog ui``, calls it when it finds a crashed run; see :mod:`tunelog.spool`)."""
+        directory = self.writer.journal_dir
+        if directory is not None and directory.is_dir():
+            _replay(self.store, directory, self.failures)
+
     def with_settings(self, settings: Settings) -> Backend:
         """The same store, blobs and writer under other settings (entity, ui url)."""
         return Backend(settings, self.store, self._blobs, self.writer, self.failures)
@@ -97,7 +106,23 @@ def _open_backend(settings: Settings) -> Backend:
         settings.dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store_url)
     failures = FailureCounter()
-    return Backend(settings, store, LazyBlobs(settings.blobs_url), Writer(store, failures), failures)
+    journal = None
+    if settings.mode != "disabled":
+        journal = settings.dir / "spool"
+        if journal.is_dir():  # the usual case is no directory: nothing to replay, no pickle import
+            _replay(store, journal, failures)
+    writer = Writer(store, failures, journal_dir=journal)
+    return Backend(settings, store, LazyBlobs(settings.blobs_url), writer, failures)
+
+
+def _replay(store: Store, directory: Path, failures: FailureCounter) -> None:
+    """Replay the journals of processes that died (see :mod:`tunelog.spool`). Never raises."""
+    from tunelog.spool import recover
+
+    try:
+        recover(store, directory)
+    except Exception as exc:
+        failures.record(f"replaying the journal of a process that died (in {directory})", exc)
 
 
 _backends: _Backends | None = None

@@ -192,6 +192,18 @@ class WriteBatch:
     def __bool__(self) -> bool:
         return bool(self.history or self.steps or self.run_updates or self.events or self.spans)
 
+    def extend(self, later: WriteBatch) -> None:
+        """Add what ``later`` holds, as if it had been written after this batch (its updates win)."""
+        for key, rows in later.history.items():
+            self.history.setdefault(key, []).extend(rows)
+        for key, steps in later.steps.items():
+            self.steps.setdefault(key, []).extend(steps)
+        for key, changes in later.run_updates.items():
+            self.run_updates.setdefault(key, {}).update(changes)
+        for key, events in later.events.items():
+            self.events.setdefault(key, []).extend(events)
+        self.spans.extend(later.spans)
+
     def __repr__(self) -> str:
         return (
             f"WriteBatch(history={self.history!r}, steps={self.steps!r}, run_updates={self.run_updates!r}, "
