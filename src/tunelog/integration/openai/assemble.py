@@ -14,6 +14,8 @@ _BIG_STRINGS = ("b64_json",)
 
 
 def _g(obj: Any, name: str) -> Any:
+    if type(obj) is dict:  # the usual case (a dumped response), without the ABC check's cost
+        return obj.get(name)
     if isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
@@ -67,14 +69,17 @@ def normalise_usage(u: Any) -> dict[str, Any] | None:
 
 # -- whole responses --------------------------------------------------------------------------------
 
+_DROP = frozenset({"usage", "model", "object", "created", "created_at"})
+
 
 def from_response(api: str, body: Any) -> tuple[Any, dict[str, Any] | None, str | None]:
     """Outputs, usage and model of a non-streamed response body (a dict)."""
-    if not isinstance(body, Mapping):
+    if type(body) is not dict and not isinstance(body, Mapping):
         return body, None, None
     usage = normalise_usage(body.get("usage"))
-    model = body.get("model") if isinstance(body.get("model"), str) else None
-    drop = {"usage", "model", "object", "created", "created_at"}
+    model = body.get("model")
+    model = model if type(model) is str else None
+    drop = _DROP
     if api == "embeddings":
         from tunelog.integration.openai.spans_openai import embedding_dimensions
 

@@ -156,7 +156,9 @@ def _response_body(call: Call) -> tuple[Any, int | None, str | None]:
     result = call.result
     if result is None:
         return None, None, _error_request_id(call.error)
-    http = getattr(result, "http_response", None)
+    # A parsed response (a pydantic model, which answers a missing attribute slowly: ~3 µs) is never
+    # a raw one.
+    http = None if hasattr(type(result), "model_dump") else getattr(result, "http_response", None)
     if http is not None:  # with_raw_response: read what the SDK already read; never parse for it
         status = getattr(http, "status_code", None)
         rid = _header(http, "x-request-id")
