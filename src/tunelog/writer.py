@@ -33,12 +33,18 @@ _LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN, _BUILD = 0, 1, 2, 3, 4, 5, 6
 _MAX_ROWS_PER_COMMIT = 100_000
 #: With a journal: commit what is held at most this often, or once it holds this many rows.
 _COMMIT_INTERVAL_S = 0.1
+#: Calls left queued after a drain, too few to wake the writer, wait at most this long.
+_STRAGGLERS_S = 0.02
 _MAX_HELD_ROWS = 50_000
 _now_ns = time.perf_counter_ns
-#: Writer starved (see ``Writer._hand_over``): this many items waiting this long, not started.
-_HAND_OVER_AT = 5
-_STARVED_NS = 2_500_000
-_HAND_OVER_PER_ITEM_S = 60e-6  # about what the writer spends on one call's span
+#: A recorded call wakes the writer only when this many are queued or its last drain is this old:
+#: every wake makes the caller hand it the GIL once, so calls are taken up a few at a time.
+_WAKE_AT = 4
+_WAKE_AFTER_NS = 2_000_000
+#: Writer starved (see ``Writer._hand_over``): this many items queued, woken this long ago, not started.
+_HAND_OVER_AT = 4
+_STARVED_NS = 500_000
+_HAND_OVER_PER_ITEM_S = 100e-6  # the most the caller waits per item (the writer needs ~40-60 µs)
 _MAX_HAND_OVER_S = 0.005
 
 
@@ -113,9 +119,11 @@ class Writer:
         # A drain costs a fixed part (a commit ~0.3 ms, a journal write ~20 µs) whatever its size:
         # under a stream of small items (one span per call) drain at most this often, so they batch.
         # It bounds what os._exit can lose to one interval.
-        self._min_drain_interval = 0.0025 if journal_dir is not None else 0.004
+        self._min_drain_interval = 0.001 if journal_dir is not None else 0.004
         self._last_drain = 0.0
+        self._drained_ns = 0
         self._woken_ns = 0
+        self._handed = threading.Event()  # set when the writer has taken up what was queued
 
     # -- caller side (hot path) --------------------------------------------------------------------
     def log(self, key: RunKey, step: int, values: dict[str, Any], t: float) -> None:
@@ -156,10 +164,12 @@ class Writer:
             return False
         q.append((_BUILD, fn))
         if not self._wake.is_set():
-            self._wake.set()
-            self._woken_ns = _now_ns()
-            if self._thread is None:
-                self._start()
+            now = _now_ns()
+            if len(q) >= _WAKE_AT or now - self._drained_ns > _WAKE_AFTER_NS:
+                self._woken_ns = now
+                self._wake.set()
+                if self._thread is None:
+                    self._start()
         elif len(q) >= _HAND_OVER_AT and _now_ns() - self._woken_ns > _STARVED_NS:
             self._hand_over(len(q))
         return True
@@ -171,13 +181,16 @@ class Writer:
         # which no thread took the GIL. A caller that never waits on the network (an in-process
         # transport, cached replies) would so starve the writer until it pauses: nothing written
         # if the process is killed, and a backlog held in memory (and walked by the garbage
-        # collector). When a few items have waited a while without the writer starting on them,
-        # the caller sleeps for about as long as the writer needs for them, so that it gets the GIL:
-        # what the interpreter's switch interval would have done. About one call in five pays it
-        # there (the others nothing), which keeps what a kill can lose to those few calls; a caller
-        # that waits on a network never does, the writer keeping up.
+        # collector). When a few items wait without the writer starting on them, the caller waits
+        # until the writer has taken them up (journalled them), at most ~100 µs an item: what the
+        # interpreter's switch interval would have done, without the writer being cut off at each
+        # system call. About one call in five pays it there (the others nothing), which keeps what
+        # a kill can lose to those few calls; a caller that waits on a network never does.
+        handed = self._handed
+        handed.clear()
+        if self._wake.is_set():  # the writer has not started on them meanwhile
+            handed.wait(min(_MAX_HAND_OVER_S, pending * _HAND_OVER_PER_ITEM_S))
         self._woken_ns = _now_ns()
-        time.sleep(min(_MAX_HAND_OVER_S, pending * _HAND_OVER_PER_ITEM_S))
 
     def update(self, key: RunKey, changes: dict[str, Any]) -> None:
         self._q.append((_UPDATE, key, changes))
@@ -245,6 +258,8 @@ class Writer:
     def _loop(self) -> None:
         while True:
             timeout = self._heartbeat_interval
+            if self._q:  # calls queued since, too few to wake it (see build): take them up soon
+                timeout = _STRAGGLERS_S
             if self._held is not None:  # wake in time to commit what is held
                 timeout = max(0.0, min(timeout, self._held_since + _COMMIT_INTERVAL_S - time.monotonic()))
             self._wake.wait(timeout)
@@ -257,6 +272,7 @@ class Writer:
             except Exception as exc:  # the loop must survive anything; counted and reported once
                 self.failures.record("tunelog's background writer", exc)
             self._last_drain = time.monotonic()
+            self._drained_ns = _now_ns()
             if self._closed and not self._q:
                 if self._held is not None:
                     self._settle(WriteBatch(), 0, force=True)
@@ -314,6 +330,7 @@ class Writer:
                     break  # commit what came before the flush marker, then release its waiter
             self._add_source_updates(batch)
             self._settle(batch, rows, force=bool(waiters) or self._closed)
+            self._handed.set()  # journalled (or committed): a caller handing over may go on
             for fn, what in calls:
                 try:
                     fn()
@@ -337,10 +354,11 @@ class Writer:
             if batch:
                 try:
                     spool.append(batch)
-                except Exception as exc:  # a full disk, a value pickle refuses: commit it now instead
+                except Exception as exc:  # a full disk, a value JSON refuses: commit it now instead
                     self.failures.record("journalling metrics and spans", exc)
                     force = True
                 else:
+                    self._handed.set()  # safe from a kill: a caller handing over may go on
                     if self._held is None:
                         self._held, self._held_rows, self._held_since = batch, rows, now
                     else:
@@ -426,3 +444,4 @@ class Writer:
                     return False
                 time.sleep(0.05 * (2**attempt))
         return False
+

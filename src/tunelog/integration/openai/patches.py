@@ -8,14 +8,23 @@ API is in :mod:`~tunelog.integration.openai.legacy`.
 
 A wrapper marks itself with ``__tunelog_original__``: patching never wraps a wrapper (re-running a
 notebook cell, reloading tunelog), and unpatching restores exactly what was there.
+
+The SDK imports most resource modules only when a client first uses them (``client.embeddings``…).
+Importing them all to patch them would cost every program ~3.5 MiB and their import time, so a module
+not yet imported is patched right after its first import, by a finder on ``sys.meta_path`` that only
+ever answers for those modules and otherwise leaves the import as it is.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.abc
 import inspect
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from tunelog.integration.openai.recorder import Endpoint
@@ -95,47 +104,124 @@ class Patcher:
     def __init__(self) -> None:
         self.recorder: Recorder | None = None
         self._installed: list[tuple[type[Any], str, Any]] = []
+        self._seen: set[int] = set()
+        self._lock = threading.RLock()
+        self._hook: _AfterImport | None = None
 
     @property
     def installed(self) -> list[str]:
         return [f"{cls.__module__}.{cls.__qualname__}.{name}" for cls, name, _ in self._installed]
 
     def install(self) -> None:
-        """Patch every target the installed SDK has (idempotent)."""
-        if self._installed:
-            return
-        seen: set[int] = set()
-        for module, cls_name, method, name, api, kind, include_usage in _TARGETS:
-            for prefix in ("", "Async"):
-                cls = _find_class(module, prefix + cls_name)
-                if cls is None:
+        """Patch every target the installed SDK has (idempotent): now if its module is imported,
+        else right after its first import."""
+        with self._lock:
+            if self._installed or self._hook is not None:
+                return
+            later: set[str] = set()
+            for module in dict.fromkeys(t[0] for t in _TARGETS):
+                if module in sys.modules:
+                    self._patch_module(module)
+                else:  # one this SDK lacks is never imported, so never patched
+                    later.add(module)
+            if later:
+                self._hook = _AfterImport(self, later)
+                sys.meta_path.insert(0, self._hook)
+
+    def _patch_module(self, module: str) -> None:
+        with self._lock:
+            for mod, cls_name, method, name, api, kind, include_usage in _TARGETS:
+                if mod != module:
                     continue
-                current = cls.__dict__.get(method)
-                if current is None or not callable(current):
-                    continue
-                original = getattr(current, ORIGINAL, current)
-                if id(original) in seen:
-                    continue  # the same function reached through two module paths
-                seen.add(id(original))
-                # Async resources' methods return awaitables (not always from an ``async def``).
-                is_async = bool(prefix) or inspect.iscoroutinefunction(original)
-                takes_options = _takes(original, "stream_options")
-                ep = Endpoint(name, api, kind, is_async, include_usage, takes_options)
-                self.patch(cls, method, original, self.wrap(original, ep))
+                for prefix in ("", "Async"):
+                    cls = _find_class(module, prefix + cls_name)
+                    if cls is None:
+                        continue
+                    current = cls.__dict__.get(method)
+                    if current is None or not callable(current):
+                        continue
+                    original = getattr(current, ORIGINAL, current)
+                    if id(original) in self._seen:
+                        continue  # the same function reached through two module paths
+                    self._seen.add(id(original))
+                    # Async resources' methods return awaitables (not always from an ``async def``).
+                    is_async = bool(prefix) or inspect.iscoroutinefunction(original)
+                    takes_options = _takes(original, "stream_options")
+                    ep = Endpoint(name, api, kind, is_async, include_usage, takes_options)
+                    self.patch(cls, method, original, self.wrap(original, ep))
 
     def patch(self, cls: type[Any], method: str, original: Any, wrapper: Any) -> None:
         setattr(cls, method, wrapper)
         self._installed.append((cls, method, original))
 
     def uninstall(self) -> None:
-        for cls, method, original in reversed(self._installed):
-            setattr(cls, method, original)
-        self._installed.clear()
+        with self._lock:
+            if self._hook is not None:
+                try:
+                    sys.meta_path.remove(self._hook)
+                except ValueError:
+                    pass
+                self._hook = None
+            for cls, method, original in reversed(self._installed):
+                setattr(cls, method, original)
+            self._installed.clear()
+            self._seen.clear()
 
     def wrap(self, original: Callable[..., Any], ep: Endpoint) -> Callable[..., Any]:
         wrapper = _async_wrapper(original, ep, self) if ep.is_async else _sync_wrapper(original, ep, self)
         setattr(wrapper, ORIGINAL, original)
         return wrapper
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: for the modules it waits for, it asks the finders after it and makes the
+    module's loader call the patcher once the module has run."""
+
+    def __init__(self, patcher: Patcher, modules: set[str]) -> None:
+        self._patcher = patcher
+        self._waiting = modules
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None) -> Any:
+        if fullname not in self._waiting:
+            return None
+        try:
+            spec = None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+                return None
+            spec.loader = _PatchAfter(spec.loader, self._patcher, fullname)
+            return spec
+        except Exception:  # never in the way of an import: the module then goes unpatched
+            return None
+
+
+class _PatchAfter(importlib.abc.Loader):
+    """The module's own loader, and then the patch (every other attribute is the loader's)."""
+
+    def __init__(self, loader: Any, patcher: Patcher, name: str) -> None:
+        self._loader = loader
+        self._patcher = patcher
+        self._name = name
+
+    def create_module(self, spec: Any) -> ModuleType | None:
+        return self._loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        try:
+            self._patcher._patch_module(self._name)
+        except Exception as exc:  # a call then goes unrecorded; the import itself succeeded
+            import logging
+
+            logging.getLogger("tunelog").warning("tunelog: could not patch %s (%s)", self._name, exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
 
 
 def _find_class(module: str, name: str) -> type[Any] | None:
