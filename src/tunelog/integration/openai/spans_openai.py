@@ -111,12 +111,13 @@ _PLAIN = (str, int, float, bool, type(None))
 
 
 def _parsed(chunks: list[Any]) -> list[Any]:
-    """Stream chunks as objects: the events' text that :mod:`streams` keeps is parsed here."""
-    if not chunks or type(chunks[0]) is not str:
+    """Stream chunks as objects: the events' text that :mod:`streams` keeps (past a stream's first
+    events, which it keeps parsed) is parsed here."""
+    if not chunks or type(chunks[-1]) is not str:
         return chunks
     from tunelog.integration.openai.streams import parse_event
 
-    return [parse_event(c) for c in chunks]
+    return [parse_event(c) if type(c) is str else c for c in chunks]
 
 
 def request_params(kwargs: Mapping[str, Any], capture_content: bool, raw: bool = False) -> dict[str, Any]:

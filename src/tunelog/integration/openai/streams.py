@@ -177,11 +177,13 @@ def _events(events: Iterator[Any], call: Call) -> Generator[Any, None, None]:
                     if parsed["usage"] is None:
                         del parsed["usage"]
                     elif not parsed.get("choices"):
-                        append(data)
+                        append(parsed if len(chunks) < _KEEP_PARSED else data)
                         continue  # the usage event tunelog asked for
                 if parsed.get("error"):
                     call.error = _EventError(parsed["error"])  # the SDK raises APIError for it
-                append(data)  # the text: a fifth of the parsed dict's memory while the span waits
+                # The parsed dict for a short stream (the writer need not parse it again), past that
+                # the text: a fifth of the dict's memory while the span waits.
+                append(parsed if len(chunks) < _KEEP_PARSED else data)
             try:  # the SDK's ``sse.json()`` returns it instead of parsing the event again
                 sse.json = repeat(parsed).__next__
             except AttributeError:  # an event class with slots: the SDK parses it (a "usage": null stays)
@@ -228,11 +230,11 @@ async def _aevents(events: AsyncIterator[Any], call: Call) -> AsyncGenerator[Any
                     if parsed["usage"] is None:
                         del parsed["usage"]
                     elif not parsed.get("choices"):
-                        append(data)
+                        append(parsed if len(chunks) < _KEEP_PARSED else data)
                         continue
                 if parsed.get("error"):
                     call.error = _EventError(parsed["error"])
-                append(data)
+                append(parsed if len(chunks) < _KEEP_PARSED else data)
             try:  # the SDK's ``sse.json()`` returns it instead of parsing the event again
                 sse.json = repeat(parsed).__next__
             except AttributeError:  # an event class with slots: the SDK parses it (a "usage": null stays)
@@ -251,6 +253,8 @@ async def _aevents(events: AsyncIterator[Any], call: Call) -> AsyncGenerator[Any
 
 
 _UNPARSED = object()
+#: A stream's first events are kept parsed, the rest as text (see _events).
+_KEEP_PARSED = 64
 
 
 def parse_event(data: str) -> Any:
