@@ -444,4 +444,3 @@ class Writer:
                     return False
                 time.sleep(0.05 * (2**attempt))
         return False
-
