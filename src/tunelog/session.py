@@ -119,12 +119,21 @@ class _Process:
         self.uncaught: BaseException | None = None
         self.exit_code: int | None = None  # what the main thread passed to sys.exit, if it did
         self.helpers: list[threading.Thread] = []
+        # Held while a helper thread imports: os.fork() waits for it (see install_hooks), since a
+        # module half-imported at the fork could never be imported in the child.
+        self.importing = threading.Lock()
 
     def install_hooks(self) -> None:
         if self.hooks_installed:
             return
         self.hooks_installed = True
         atexit.register(self.at_exit)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(
+                before=self.importing.acquire,
+                after_in_parent=self.importing.release,
+                after_in_child=self.importing.release,
+            )
         previous = sys.excepthook
 
         def excepthook(et: type[BaseException], ev: BaseException, tb: TracebackType | None) -> None:
@@ -149,7 +158,8 @@ class _Process:
 
         def work() -> None:
             try:
-                from tunelog import provenance  # its imports (subprocess, platform) stay off init
+                with self.importing:
+                    from tunelog import provenance  # its imports (subprocess, platform) stay off init
 
                 backend.writer.update(key, {"meta": provenance.collect()})
             except Exception as exc:

@@ -15,8 +15,11 @@ through :mod:`logging` (what it held stays journalled for the next process to re
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -108,8 +111,7 @@ class Writer:
         self._start_lock = threading.Lock()
         self._closed = False
         self._last_beat = 0.0
-        # The journal (see tunelog.spool), made on the writer thread at first use: init() does not
-        # pay to import pickle.
+        # The journal (see tunelog.spool), made on the writer thread at first use.
         self._journal_dir = journal_dir
         self._spool: Spool | None = None
         # Journalled but not yet committed (with a spool), since ``_held_since``.
@@ -124,6 +126,18 @@ class Writer:
         self._drained_ns = 0
         self._woken_ns = 0
         self._handed = threading.Event()  # set when the writer has taken up what was queued
+        # Held while the writer drains: os.fork() waits for the drain to end, since what a drain
+        # imports on first use (span building, the journal's encoder, the price table) would stay
+        # half-imported, for good, in a child forked in the middle of it.
+        self._draining = threading.Lock()
+        self._held_for_fork = False
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+            os.register_at_fork(
+                before=functools.partial(_before_fork, ref),
+                after_in_parent=functools.partial(_after_fork_parent, ref),
+                after_in_child=functools.partial(_forked, ref),
+            )
 
     # -- caller side (hot path) --------------------------------------------------------------------
     def log(self, key: RunKey, step: int, values: dict[str, Any], t: float) -> None:
@@ -268,16 +282,18 @@ class Writer:
                 time.sleep(pause)
             self._wake.clear()
             try:
-                self._drain()
+                with self._draining:
+                    self._drain()
             except Exception as exc:  # the loop must survive anything; counted and reported once
                 self.failures.record("tunelog's background writer", exc)
             self._last_drain = time.monotonic()
             self._drained_ns = _now_ns()
             if self._closed and not self._q:
-                if self._held is not None:
-                    self._settle(WriteBatch(), 0, force=True)
-                if self._spool is not None:
-                    self._close_spool()
+                with self._draining:
+                    if self._held is not None:
+                        self._settle(WriteBatch(), 0, force=True)
+                    if self._spool is not None:
+                        self._close_spool()
                 return
 
     def _drain(self) -> None:
@@ -444,3 +460,35 @@ class Writer:
                     return False
                 time.sleep(0.05 * (2**attempt))
         return False
+
+
+def _before_fork(ref: weakref.ref[Writer]) -> None:
+    writer = ref()
+    if writer is not None and writer._thread is not None and writer._thread is not threading.current_thread():
+        writer._draining.acquire()
+        writer._held_for_fork = True
+
+
+def _after_fork_parent(ref: weakref.ref[Writer]) -> None:
+    writer = ref()
+    if writer is not None and writer._held_for_fork:
+        writer._held_for_fork = False
+        writer._draining.release()
+
+
+def _forked(ref: weakref.ref[Writer]) -> None:
+    """In a forked child: no writer thread runs yet, and what the parent had queued or held is the
+    parent's to write (the child writing it too would record it twice)."""
+    writer = ref()
+    if writer is None:
+        return
+    writer._thread = None
+    writer._q.clear()
+    writer._held = None
+    writer._held_rows = 0
+    writer._wake = threading.Event()
+    writer._handed = threading.Event()
+    writer._start_lock = threading.Lock()
+    writer._sources_lock = threading.Lock()
+    writer._draining = threading.Lock()
+    writer._held_for_fork = False
