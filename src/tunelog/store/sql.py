@@ -338,6 +338,8 @@ class SQLStore(ArtifactTables, EventSpanTables, DashboardTables):
             return dropped
 
         dropped = self._conns.write(tx, "writing history, events and spans")
+        # The writer thread only appends: what it wrote is not worth keeping in its page cache.
+        self._conns.release_memory()
         if dropped:
             if not self._dropped_rows:
                 warn(

@@ -175,6 +175,14 @@ class Connections:
         """
         return self._transact(fn, "BEGIN IMMEDIATE", what)
 
+    def release_memory(self) -> None:
+        """Free the calling thread's connection's page cache (it refills from the OS's page cache).
+
+        For a thread that only appends, such as the background writer: its cache would otherwise
+        keep every page it ever wrote, up to ``cache_size``, for the life of the process."""
+        with self.lease() as conn:
+            conn.execute("PRAGMA shrink_memory")
+
     def read(self, fn: Callable[[sqlite3.Connection], T], what: str) -> T:
         """Run ``fn`` in one read transaction (one snapshot), retried while locked."""
         return self._transact(fn, "BEGIN", what)
