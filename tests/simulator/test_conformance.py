@@ -26,6 +26,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tunelog.simulator import Simulator
+from tunelog.simulator.images import png
 from tunelog.simulator.known_deviations import escapes
 
 from .simdata import chat_examples, finish, jsonl
@@ -184,6 +185,12 @@ def record(sim: Simulator) -> Iterator[Exchange]:
         "POST",
         "/images/generations",
         json={"model": "dall-e-2", "prompt": "a cat", "response_format": "b64_json"},
+    )
+    rec(
+        "POST",
+        "/images/edits",
+        files={"image": ("cat.png", png(8, 8, 1), "image/png")},
+        data={"prompt": "a hat", "response_format": "b64_json"},
     )
     # errors
     rec("GET", "/models", headers={"Authorization": ""}, label="401")

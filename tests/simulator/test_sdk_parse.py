@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from tunelog.simulator import Simulator
+from tunelog.simulator.images import png
 from tunelog.simulator.known_deviations import escapes
 
 from .simdata import AZURE_VERSION, chat_examples, finish, jsonl
@@ -117,6 +118,11 @@ async def exercise(c: Any, sim: Simulator) -> dict[str, Any]:
         c.images.generate(model="dall-e-2", prompt="a cat", response_format="b64_json")
     )
     out["images.url"] = await _r(c.images.generate(model="dall-e-2", prompt="a cat", response_format="url"))
+    out["images.edit"] = await _r(
+        c.images.edit(
+            image=("cat.png", png(8, 8, 1), "image/png"), prompt="a hat", response_format="b64_json"
+        )
+    )
     return out
 
 

@@ -1,4 +1,5 @@
-"""``POST /images/generations``: a small PNG drawn from the prompt, as base64 or a URL served here.
+"""``POST /images/generations`` and ``/images/edits``: a small PNG drawn from the prompt (and, for an
+edit, the images sent), as base64 or a URL served here.
 
 The PNG is written with zlib and struct (no imaging library). It is the requested size scaled down
 to at most 64 pixels a side: big enough to be a real image, small enough to keep tests fast. Image
@@ -12,7 +13,9 @@ import random
 import re
 import struct
 import zlib
+from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -62,7 +65,37 @@ def scaled(width: int, height: int) -> tuple[int, int]:
 
 async def generate(request: Request) -> Response:
     """Handle ``POST /images/generations``."""
-    body = await params.read_json(request)
+    return _answer(request, await params.read_json(request))
+
+
+async def edit(request: Request) -> Response:
+    """Handle ``POST /images/edits``: multipart, one image (``image``) or several (``image[]``), an
+    optional ``mask`` and the generation fields; the answer has the shape of a generation's."""
+    form = await request.form(max_files=17, max_fields=20)
+    try:
+        images = [v for k, v in form.multi_items() if k in ("image", "image[]") and isinstance(v, UploadFile)]
+        if not images:
+            raise APIError(
+                400,
+                "Missing required parameter: 'image'. Send it as a multipart file field, e.g. "
+                "client.images.edit(image=open('cat.png', 'rb'), prompt='...').",
+                param="image",
+            )
+        digest = zlib.crc32(b"".join([await f.read() for f in images]))
+        body: dict[str, Any] = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    finally:
+        await form.close()
+    if "n" in body:
+        try:
+            body["n"] = int(body["n"])
+        except ValueError:
+            raise APIError(
+                400, f"Invalid value for 'n': {body['n']!r}; give an integer.", param="n"
+            ) from None
+    return _answer(request, body, salt=digest)
+
+
+def _answer(request: Request, body: dict[str, Any], salt: int = 0) -> Response:
     model = params.model_of(request, body, default="dall-e-2")
     prompt = params.get(body, "prompt", "string", required=True)
     if not prompt:
@@ -83,7 +116,8 @@ async def generate(request: Request) -> Response:
         raise params.invalid_value("response_format", fmt, ("url", "b64_json"))
     if gpt_image:
         fmt = "b64_json"  # GPT image models always answer in base64
-    seed = seed_of(model, prompt, size, body.get("quality"), body.get("style"))
+    extra = (salt,) if salt else ()  # a generation's seed stays what it always was
+    seed = seed_of(model, prompt, size, body.get("quality"), body.get("style"), *extra)
     data = []
     w, h = scaled(width, height)
     for i in range(n):

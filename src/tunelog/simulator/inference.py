@@ -52,6 +52,7 @@ def inference_routes() -> list[BaseRoute]:
         Route("/embeddings", _answering_errors(embeddings.create), methods=["POST"]),
         Route("/moderations", _answering_errors(moderations.create), methods=["POST"]),
         Route("/images/generations", _answering_errors(images.generate), methods=["POST"]),
+        Route("/images/edits", _answering_errors(images.edit), methods=["POST"]),
         Route(images.URL_PATH, _answering_errors(images.serve), methods=["GET"]),
         Route("/responses", _answering_errors(create_response), methods=["POST"]),
         Route("/responses/{response_id}", _answering_errors(get_response), methods=["GET"]),

@@ -15,6 +15,7 @@ import pydantic
 import pytest
 
 from tunelog.integration.openai import autolog
+from tunelog.simulator.images import png
 from tunelog.simulator.server import Simulator
 
 from .autolog_kit import MSGS, sim  # noqa: F401
@@ -86,6 +87,10 @@ CASES: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "embeddings": (lambda c: c.embeddings.create(model="text-embedding-3-small", input=["a", "b"]), False),
     "moderations": (lambda c: c.moderations.create(input="hello"), False),
     "images": (lambda c: c.images.generate(model="dall-e-2", prompt="cat", size="256x256"), False),
+    "imagesedit": (
+        lambda c: c.images.edit(image=("cat.png", png(8, 8, 1), "image/png"), prompt="a hat", size="256x256"),
+        False,
+    ),
 }
 ROUTES = {
     "chat": "/chat/completions",
@@ -94,6 +99,7 @@ ROUTES = {
     "embeddings": "/embeddings",
     "moderations": "/moderations",
     "images": "/images/generations",
+    "imagesedit": "/images/edits",
 }
 
 

@@ -70,13 +70,15 @@ def test_stream_dropped_without_iterating_ends_incomplete(al: Any, sim: Simulato
     assert span.status == "incomplete" and span.attributes["chunks"] == 0
 
 
-def test_images_edit_is_patched(al: Any) -> None:
-    import openai.resources.images as images
+def test_images_edit_is_recorded(al: Any, sim: Simulator) -> None:
+    from tunelog.simulator.images import png
 
-    if not hasattr(images.Images, "edit"):
-        return  # an SDK without images.edit
-    assert "openai.resources.images.Images.edit" in autolog._patcher.installed  # type: ignore[union-attr]
-    assert "openai.resources.images.AsyncImages.edit" in autolog._patcher.installed  # type: ignore[union-attr]
+    cat = ("cat.png", png(8, 8, 1), "image/png")
+    out = client(sim).images.edit(image=cat, prompt="a hat", response_format="b64_json")
+    (span,) = spans()
+    assert span.name == "openai.images.edit" and span.kind == "image" and span.status == "ok"
+    assert span.inputs["prompt"] == "a hat"
+    assert span.outputs["data"][0]["b64_json"] == f"<{len(out.data[0].b64_json or '')} chars>"
 
 
 def test_estimated_usage_does_not_import_the_simulator() -> None:
