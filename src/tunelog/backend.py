@@ -109,7 +109,7 @@ def _open_backend(settings: Settings) -> Backend:
     journal = None
     if settings.mode != "disabled":
         journal = settings.dir / "spool"
-        if journal.is_dir():  # the usual case is no directory: nothing to replay, no pickle import
+        if journal.is_dir():  # the usual case is no directory: nothing to replay, nothing to import
             _replay(store, journal, failures)
     writer = Writer(store, failures, journal_dir=journal)
     return Backend(settings, store, LazyBlobs(settings.blobs_url), writer, failures)

@@ -198,7 +198,7 @@ class Writer:
         # collector). When a few items wait without the writer starting on them, the caller waits
         # until the writer has taken them up (journalled them), at most ~100 µs an item: what the
         # interpreter's switch interval would have done, without the writer being cut off at each
-        # system call. About one call in five pays it there (the others nothing), which keeps what
+        # system call. About one call in four pays it there (the others nothing), which keeps what
         # a kill can lose to those few calls; a caller that waits on a network never does.
         handed = self._handed
         handed.clear()
