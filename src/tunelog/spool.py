@@ -3,8 +3,9 @@
 A SQLite commit costs a few hundred microseconds however small it is, so committing every recorded
 call would cost more than the call's whole recording, and committing every few milliseconds lets a
 killed process lose what came in since. The writer therefore appends each batch it drains to this
-journal, one ``write`` of a framed JSON record with no fsync (a killed process loses nothing the kernel
-has accepted), and commits to the store at most every tenth of a second, after which the journal is emptied.
+journal, one ``write`` of a framed JSON record with no fsync (a killed process loses nothing the
+kernel has accepted), and commits to the store at most every tenth of a second, after which the
+journal is emptied.
 
 Whoever opens the data directory next (a new run, ``Api``, ``tunelog ui``) calls :func:`recover`: a
 journal whose owner has died (its ``flock`` is free) is replayed into the store in one transaction
