@@ -122,8 +122,7 @@ class Writer:
         # under a stream of small items (one span per call) drain at most this often, so they batch.
         # It bounds what os._exit can lose to one interval.
         self._min_drain_interval = 0.001 if journal_dir is not None else 0.004
-        self._last_drain = 0.0
-        self._drained_ns = 0
+        self._drained_ns = 0  # when the last drain ended (perf_counter_ns)
         self._woken_ns = 0
         self._handed = threading.Event()  # set when the writer has taken up what was queued
         # Held while the writer drains: os.fork() waits for the drain to end, since what a drain
@@ -277,7 +276,7 @@ class Writer:
             if self._held is not None:  # wake in time to commit what is held
                 timeout = max(0.0, min(timeout, self._held_since + _COMMIT_INTERVAL_S - time.monotonic()))
             self._wake.wait(timeout)
-            pause = self._last_drain + self._min_drain_interval - time.monotonic()
+            pause = self._min_drain_interval - (_now_ns() - self._drained_ns) / 1e9
             if pause > 0 and not self._closed:
                 time.sleep(pause)
             self._wake.clear()
@@ -286,7 +285,6 @@ class Writer:
                     self._drain()
             except Exception as exc:  # the loop must survive anything; counted and reported once
                 self.failures.record("tunelog's background writer", exc)
-            self._last_drain = time.monotonic()
             self._drained_ns = _now_ns()
             if self._closed and not self._q:
                 with self._draining:

@@ -14,9 +14,7 @@ _BIG_STRINGS = ("b64_json",)
 
 
 def _g(obj: Any, name: str) -> Any:
-    if type(obj) is dict:  # the usual case (a dumped response), without the ABC check's cost
-        return obj.get(name)
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):  # a dumped response skips the ABC check's cost
         return obj.get(name)
     return getattr(obj, name, None)
 
@@ -79,14 +77,13 @@ def from_response(api: str, body: Any) -> tuple[Any, dict[str, Any] | None, str 
     usage = normalise_usage(body.get("usage"))
     model = body.get("model")
     model = model if type(model) is str else None
-    drop = _DROP
     if api == "embeddings":
         from tunelog.integration.openai.spans_openai import embedding_dimensions
 
         data = body.get("data") or []
         dims = [embedding_dimensions(_g(d, "embedding")) for d in data]
         return {"count": len(data), "dimensions": dims[0] if len(set(dims)) == 1 else dims}, usage, model
-    out = {k: v for k, v in body.items() if k not in drop}
+    out = {k: v for k, v in body.items() if k not in _DROP}
     if api == "images":
         out["data"] = [
             {
