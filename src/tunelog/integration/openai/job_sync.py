@@ -150,6 +150,10 @@ def _safe_filename(name: str | None, file_id: str) -> str:
     return base or f"{file_id}.jsonl"
 
 
+class _InUse(Exception):
+    """Another process opened the job's run first: the job is skipped, as when it was open before."""
+
+
 class JobSync:
     """Syncs one job; :meth:`sync` returns its :class:`JobOutcome` (SyncError for what failed)."""
 
@@ -180,6 +184,8 @@ class JobSync:
             return JobOutcome(self.job.id, "skipped", self.status, str(self.key), None, message=skip)
         try:
             return self._sync()
+        except _InUse as busy:  # another sync opened the run between our check and our open
+            return JobOutcome(self.job.id, "skipped", self.status, str(self.key), None, message=str(busy))
         finally:
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
@@ -390,8 +396,9 @@ class JobSync:
                 reinit="create_new",
             )
         except RunExistsError:
-            raise SyncError(
-                f"{self.job.id} is being synced by another process right now; run sync again when it ends"
+            raise _InUse(
+                f"its run {self.key} was opened by another process while this sync prepared it; "
+                "run sync again when that process ends"
             ) from None
         return run, True
 
