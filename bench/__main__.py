@@ -15,6 +15,7 @@ MODULES = [
     "bench.simulator_bench",
     "bench.finetune_bench",
     "bench.autolog_bench",
+    "bench.autolog_floor",
     "bench.ui_bench",
 ]
 
