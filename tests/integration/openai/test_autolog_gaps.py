@@ -91,3 +91,35 @@ def test_estimated_usage_does_not_import_the_simulator() -> None:
         "assert not [m for m in sys.modules if m.startswith('tunelog.simulator')]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_raw_response_helpers_made_before_autolog_are_recorded(tl_dir: Path, sim: Simulator) -> None:
+    early = client(sim)
+    raw_before = early.chat.completions.with_raw_response  # the SDK caches it, with the unpatched create
+    raw_before.create(model="gpt-4o-mini", messages=MSGS)
+    with early.embeddings.with_streaming_response.create(model="text-embedding-3-small", input="x") as r:
+        r.read()
+    early.chat.with_raw_response.completions.create(model="gpt-4o-mini", messages=MSGS)
+    early.with_raw_response.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
+    autolog({"project": "al"}, stream_usage_hosts=[sim.base], quiet=True)
+    try:
+        raw = early.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSGS)
+        assert raw.parse().choices[0].message.content
+        with early.embeddings.with_streaming_response.create(model="text-embedding-3-small", input="x") as r:
+            r.read()
+        early.chat.with_raw_response.completions.create(model="gpt-4o-mini", messages=MSGS)
+        early.with_raw_response.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
+        assert early.chat.completions.with_raw_response is early.chat.completions.with_raw_response
+        run = autolog.run
+        got = spans()
+    finally:
+        autolog.disable()
+    assert [s.name for s in got] == ["openai.chat.completions.create", "openai.embeddings.create"] + [
+        "openai.chat.completions.create"
+    ] * 2
+    assert got[0].attributes["request_id"] == raw.headers["x-request-id"]
+    # Unpatched again: the SDK's own helper, as cached before, and nothing recorded.
+    assert early.chat.completions.with_raw_response is raw_before
+    early.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSGS)
+    early.with_raw_response.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
+    assert len(spans(run)) == 4

@@ -98,9 +98,12 @@ MODERN = textwrap.dedent(
     import openai
     from tunelog.integration.openai import autolog
 
+    msgs = [{"role": "user", "content": "Say hello"}]
+    early = openai.OpenAI(base_url=sys.argv[1], api_key="sk-test-SECRET", max_retries=0)
+    early.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=msgs)  # not recorded
+    early.with_raw_response.chat.completions.create(model="gpt-4o-mini", messages=msgs)  # nor this
     autolog({"project": "gpt5"}, stream_usage_hosts=[sys.argv[1]], quiet=True)
     c = openai.OpenAI(base_url=sys.argv[1], api_key="sk-test-SECRET", max_retries=0)
-    msgs = [{"role": "user", "content": "Say hello"}]
     r = c.chat.completions.create(model="gpt-4o-mini", messages=msgs)
     chunks = list(c.chat.completions.create(model="gpt-4o-mini", messages=msgs, stream=True))
     c.embeddings.create(model="text-embedding-3-small", input="hi")
@@ -111,6 +114,9 @@ MODERN = textwrap.dedent(
         s = await ac.chat.completions.create(model="gpt-4o-mini", messages=msgs, stream=True)
         return [x async for x in s]
     achunks = asyncio.run(main())
+    # its raw-response helper was made before autolog, holding the unpatched method: recorded all the same
+    early.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=msgs).parse()
+    early.with_raw_response.chat.completions.create(model="gpt-4o-mini", messages=msgs).parse()
     out = {"run": autolog.run.path, "version": openai.__version__,
            "text": r.choices[0].message.content,
            "all_have_choices": all(ch.choices for ch in chunks + achunks),
@@ -169,6 +175,8 @@ def test_oldest_supported_openai_1x(tl_dir: Path, tmp_path: Path) -> None:
         "chat.completions.create",
         "embeddings.create",
         "completions.create",
+        "chat.completions.create",
+        "chat.completions.create",
         "chat.completions.create",
         "chat.completions.create",
     ]

@@ -9,6 +9,12 @@ API is in :mod:`~tunelog.integration.openai.legacy`.
 A wrapper marks itself with ``__tunelog_original__``: patching never wraps a wrapper (re-running a
 notebook cell, reloading tunelog), and unpatching restores exactly what was there.
 
+A resource's ``with_raw_response`` and ``with_streaming_response`` helpers are made once per resource
+(a cached property; in openai 1.0 by the resource's ``__init__``) and hold the methods they found
+then, so a helper made before ``autolog()`` would call the unpatched methods for good. While
+patched, those two attributes are answered by :class:`_Helper`, which hands out a helper made after
+patching instead.
+
 The SDK imports most resource modules only when a client first uses them (``client.embeddings``…).
 Importing them all to patch them would cost every program ~3.5 MiB and their import time, so a module
 not yet imported is patched right after its first import, by a finder on ``sys.meta_path`` that only
@@ -33,6 +39,15 @@ if TYPE_CHECKING:
     from tunelog.integration.openai.recorder import Recorder
 
 ORIGINAL = "__tunelog_original__"
+_HELPERS = ("with_raw_response", "with_streaming_response")
+#: Classes whose helpers lead to the patched resources' helpers (``client.with_raw_response.chat…``,
+#: ``client.chat.with_raw_response.completions``): theirs are answered by :class:`_Helper` too.
+_HOLDERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("openai._client", ("OpenAI", "AsyncOpenAI")),
+    ("openai.resources.chat.chat", ("Chat", "AsyncChat")),
+    ("openai.resources.beta.beta", ("Beta", "AsyncBeta")),
+)
+_ABSENT = object()  # what a class had where it had nothing (openai 1.0 sets the helpers per instance)
 
 # (module, class, method, endpoint name, api, kind, include_usage)
 _TARGETS: tuple[tuple[str, str, str, str, str, str, bool], ...] = (
@@ -119,7 +134,7 @@ class Patcher:
             if self._installed or self._hook is not None:
                 return
             later: set[str] = set()
-            for module in dict.fromkeys(t[0] for t in _TARGETS):
+            for module in dict.fromkeys([t[0] for t in _TARGETS] + [h[0] for h in _HOLDERS]):
                 if module in sys.modules:
                     self._patch_module(module)
                 else:  # one this SDK lacks is never imported, so never patched
@@ -149,6 +164,22 @@ class Patcher:
                     takes_options = _takes(original, "stream_options")
                     ep = Endpoint(name, api, kind, is_async, include_usage, takes_options)
                     self.patch(cls, method, original, self.wrap(original, ep))
+                    self._patch_helpers(cls)
+            for mod, class_names in _HOLDERS:
+                if mod == module:
+                    for cls_name in class_names:
+                        holder = _find_class(module, cls_name)
+                        if holder is not None:
+                            self._patch_helpers(holder)
+
+    def _patch_helpers(self, cls: type[Any]) -> None:
+        for name in _HELPERS:
+            current = cls.__dict__.get(name, _ABSENT)
+            if isinstance(current, _Helper):
+                continue
+            if current is _ABSENT and not _sets_helper(cls, name):
+                continue  # an SDK without the helper
+            self.patch(cls, name, current, _Helper(name, current))
 
     def patch(self, cls: type[Any], method: str, original: Any, wrapper: Any) -> None:
         setattr(cls, method, wrapper)
@@ -163,7 +194,10 @@ class Patcher:
                     pass
                 self._hook = None
             for cls, method, original in reversed(self._installed):
-                setattr(cls, method, original)
+                if original is _ABSENT:
+                    delattr(cls, method)
+                else:
+                    setattr(cls, method, original)
             self._installed.clear()
             self._seen.clear()
 
@@ -171,6 +205,50 @@ class Patcher:
         wrapper = _async_wrapper(original, ep, self) if ep.is_async else _sync_wrapper(original, ep, self)
         setattr(wrapper, ORIGINAL, original)
         return wrapper
+
+
+class _Helper:
+    """``with_raw_response`` / ``with_streaming_response`` of a patched resource class.
+
+    A data descriptor, so it is asked before what the instance holds (the helper the SDK cached, made
+    before ``autolog()`` perhaps): it returns a helper of the same class made now, whose methods are
+    the patched ones, kept on the instance for as long as this patching lasts."""
+
+    def __init__(self, name: str, original: Any) -> None:
+        self.name = name
+        self.original = original  # a cached_property, or _ABSENT (openai 1.0 sets it in __init__)
+        self._key = f"__tunelog_{name}"
+
+    def __get__(self, obj: Any, owner: type[Any] | None = None) -> Any:
+        if obj is None:
+            return self if self.original is _ABSENT else self.original.__get__(None, owner)
+        own = obj.__dict__
+        mine = own.get(self._key)
+        if mine is not None and mine[0] is self:
+            return mine[1]
+        held = own.get(self.name, _ABSENT)
+        try:
+            if held is not _ABSENT:
+                helper = type(held)(obj)
+            elif isinstance(self.original, functools.cached_property):
+                helper = self.original.func(obj)
+            else:
+                helper = self.original.__get__(obj, type(obj))
+        except Exception:  # a helper this SDK makes differently: the SDK's own, unrecorded
+            if held is not _ABSENT:
+                return held
+            raise
+        own[self._key] = (self, helper)
+        return helper
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+
+def _sets_helper(cls: type[Any], name: str) -> bool:
+    """Whether the class's ``__init__`` assigns the helper (openai 1.0)."""
+    code = getattr(cls.__dict__.get("__init__"), "__code__", None)
+    return code is not None and name in code.co_names
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
