@@ -75,6 +75,25 @@ def test_killed_process_reads_as_crashed(tl_dir: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_project_counts_and_run_lists_see_a_dead_process_run_as_crashed(tl_dir: Path) -> None:
+    code = "import tunelog, os; tunelog.init(project='gone', id='dead'); tunelog.flush(); os._exit(0)"
+    subprocess.run([sys.executable, "-c", code], env=_env(tl_dir), check=True, timeout=60)
+    api = tunelog.Api()
+    (stats,) = [s for s in api.project_stats() if s.project == "gone"]
+    assert stats.runs == 1 and stats.running == 0
+    assert api.runs_page("gone", {"state": "running"})[0] == []
+    (run,) = api.runs_page("gone", {"state": "crashed"})[0]
+    assert run.id == "dead"
+    live = tunelog.init(project="gone", id="alive")  # this process's own run stays running
+    try:
+        (stats,) = [s for s in api.project_stats() if s.project == "gone"]
+        assert stats.running == 1 and [r.id for r in api.runs_page("gone", {"state": "running"})[0]] == [
+            "alive"
+        ]
+    finally:
+        live.finish()
+
+
 def test_uncaught_exception_flushes_and_fails(tl_dir: Path) -> None:
     code = textwrap.dedent("""
         import tunelog

@@ -6,6 +6,7 @@ garbage collection of blobs nothing references any more.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -436,8 +437,27 @@ class Api:
 
     # -- dashboard reads and records (used by tunelog.web; plain Python too) ------------------------
     def project_stats(self, entity: str | None = None) -> list[Any]:
-        """Every project with its run and artifact counts and last activity (``ProjectStats``)."""
-        return self._backend.store.project_stats(entity)
+        """Every project with its run and artifact counts and last activity (``ProjectStats``).
+
+        A run counted as running whose process is gone is marked crashed first, as when it is read."""
+        stats = self._backend.store.project_stats(entity)
+        out = []
+        for s in stats:
+            gone = self._settle_running(s.entity, s.project) if s.running else 0
+            out.append(dataclasses.replace(s, running=s.running - gone) if gone else s)
+        return out
+
+    def _settle_running(self, entity: str, project: str) -> int:
+        """Mark the project's runs whose process is gone as crashed; returns how many were."""
+        gone, cursor = 0, None
+        while True:
+            page = self._backend.store.list_runs_page(
+                entity, project, parse_filter({"state": "running"}), parse_order("created_at"), cursor, 500
+            )
+            gone += sum(_settle(self._backend, r).state == "crashed" for r in page.runs)
+            cursor = page.next_cursor
+            if cursor is None:
+                return gone
 
     def runs_page(
         self,
@@ -449,6 +469,8 @@ class Api:
     ) -> tuple[list[ApiRun], str | None]:
         """One page of :meth:`runs` and the cursor of the next page (``None`` after the last)."""
         entity, project = parse_project_path(path, entity=self.settings.entity)
+        if cursor is None:  # a dead process's run reads as crashed, to filters and sorts too
+            self._settle_running(entity, project)
         page = self._backend.store.list_runs_page(
             entity, project, parse_filter(filters), parse_order(order), cursor, limit
         )
