@@ -264,3 +264,19 @@ def test_a_forked_child_journals_to_a_file_of_its_own(tmp_path: Path) -> None:
     s.abandon()
     assert spool.recover(store, d / "spool") == 1
     assert _history(store) == [0, 1, 2, 3]
+
+
+def test_what_the_store_refuses_is_left_journalled_for_the_next_process(tmp_path: Path) -> None:
+    from tunelog.writer import FailureCounter, Writer
+
+    d = tmp_path / "d"
+    store = _store(d)
+    store.close()  # every commit now fails: big drains, held batches and the flush's batch alike
+    writer = Writer(store, FailureCounter(), journal_dir=d / "spool")
+    for step in range(3000):
+        writer.log(KEY, step, {"loss": 1.0 / (step + 1)}, 1.0 + step)
+    writer.flush(30)
+    writer.close(30)
+    assert writer.failures.count >= 1
+    assert spool.recover(_store(d), d / "spool") >= 1
+    assert _history(_store(d)) == list(range(3000))

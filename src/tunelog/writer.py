@@ -4,13 +4,15 @@ The caller's side (:meth:`Writer.log`) appends one tuple to a deque and, if the 
 it: no I/O, no locks. The writer thread drains whatever is queued and turns it into one
 :class:`~tunelog.store.base.WriteBatch`. With a journal (:mod:`tunelog.spool`, the default for a data
 directory) it appends the batch there at once, one ``write``, and commits the batches it holds to the
-store at most every tenth of a second (or at a flush, or past a size), which pays a commit's fixed few
-hundred microseconds once per many calls; a killed process loses only what it had not yet journalled,
-and the next process to open the directory replays the rest. Without one, each batch is committed
-as it is drained. A normal exit loses nothing (``flush`` is called at exit by :mod:`tunelog.session`).
+store at most every tenth of a second (or at a flush, or past a size), which pays a commit's fixed
+few hundred microseconds once per many calls; a killed process loses only what it had not yet
+journalled, and the next process to open the directory replays the rest. A drain of 1,000 rows or
+more (a writer that is behind) is committed at once instead. Without a journal, each batch is
+committed as it is drained. A normal exit loses nothing (``flush`` is called at exit by
+:mod:`tunelog.session`).
 
 Nothing here raises into the caller: a failed commit is retried, then counted and reported once
-through :mod:`logging` (what it held stays journalled for the next process to replay).
+through :mod:`logging`; what it held is left journalled for the next process to replay.
 """
 
 from __future__ import annotations
@@ -388,6 +390,7 @@ class Writer:
                 or (now - self._held_since < _COMMIT_INTERVAL_S and self._held_rows < _MAX_HELD_ROWS)
             ):
                 return
+        fresh = batch  # what the journal does not hold (a batch committed as it was drained)
         held = self._held
         if held is not None:
             held.extend(batch)
@@ -403,9 +406,17 @@ class Writer:
                 except Exception as exc:
                     self.failures.record("emptying the journal", exc)
                     self._close_spool(unlink=False)
-        elif spool is not None and spool.dirty:
-            # The store refused the batch: leave the journal (with the batch) to be replayed by the
-            # next process that opens the data directory, and start a new one.
+            return
+        # The store refused the batch: leave it in the journal, to be replayed by the next process
+        # that opens the data directory, and start a new one.
+        if fresh and self._journal_dir is not None:
+            spool = spool or self._open_spool()
+            try:
+                if spool is not None:
+                    spool.append(fresh)
+            except Exception as exc:
+                self.failures.record("journalling metrics and spans", exc)
+        if spool is not None and spool.dirty:
             self._close_spool(unlink=False)
 
     def _open_spool(self) -> Spool | None:
