@@ -12,10 +12,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunelog import liveness
 from tunelog.backend import Backend, backend_for
 from tunelog.errors import ReferenceNotFound, UsageError
 from tunelog.filters import And, Cond, parse_filter, parse_order, split_path
+from tunelog.liveness import settle, settle_running
 from tunelog.refs import parse_artifact_ref, parse_project_path, parse_run_path
 from tunelog.settings import Settings
 from tunelog.store.base import HistoryRow, RunEvent, RunKey, RunQuery, RunRecord, SpanQuery, SpanRecord
@@ -66,7 +66,7 @@ class ApiRun:
     @classmethod
     def load(cls, backend: Backend, key: RunKey) -> ApiRun | None:
         rec = backend.store.get_run(key)
-        return None if rec is None else cls(backend, _settle(backend, rec))
+        return None if rec is None else cls(backend, settle(backend, rec))
 
     # -- fields ------------------------------------------------------------------------------------
     @property
@@ -252,18 +252,6 @@ class ApiRun:
             collect_garbage(self._backend)
 
 
-def _settle(backend: Backend, rec: RunRecord) -> RunRecord:
-    """Mark a run whose process is gone as crashed (persisted, so every reader agrees)."""
-    if liveness.is_crashed(rec.state, rec.host, rec.pid, rec.pid_start, rec.heartbeat_at):
-        backend.replay_journals()  # what the dead process journalled but had not committed
-        try:
-            backend.store.update_run(rec.key, {"state": "crashed"})
-        except Exception as exc:
-            backend.failures.record("marking a crashed run", exc)
-        return rec._replace(state="crashed")
-    return rec
-
-
 def _bound(backend: Backend, version: Any) -> Artifact:
     from tunelog.artifact import Artifact
 
@@ -363,7 +351,7 @@ class Api:
         entity, project = parse_project_path(path, entity=self.settings.entity)
         q = RunQuery(filter=parse_filter(filters), order=parse_order(order), limit=limit, offset=offset)
         return [
-            ApiRun(self._backend, _settle(self._backend, r))
+            ApiRun(self._backend, settle(self._backend, r))
             for r in self._backend.store.list_runs(entity, project, q)
         ]
 
@@ -443,21 +431,9 @@ class Api:
         stats = self._backend.store.project_stats(entity)
         out = []
         for s in stats:
-            gone = self._settle_running(s.entity, s.project) if s.running else 0
+            gone = settle_running(self._backend, s.entity, s.project) if s.running else 0
             out.append(dataclasses.replace(s, running=s.running - gone) if gone else s)
         return out
-
-    def _settle_running(self, entity: str, project: str) -> int:
-        """Mark the project's runs whose process is gone as crashed; returns how many were."""
-        gone, cursor = 0, None
-        while True:
-            page = self._backend.store.list_runs_page(
-                entity, project, parse_filter({"state": "running"}), parse_order("created_at"), cursor, 500
-            )
-            gone += sum(_settle(self._backend, r).state == "crashed" for r in page.runs)
-            cursor = page.next_cursor
-            if cursor is None:
-                return gone
 
     def runs_page(
         self,
@@ -470,11 +446,11 @@ class Api:
         """One page of :meth:`runs` and the cursor of the next page (``None`` after the last)."""
         entity, project = parse_project_path(path, entity=self.settings.entity)
         if cursor is None:  # a dead process's run reads as crashed, to filters and sorts too
-            self._settle_running(entity, project)
+            settle_running(self._backend, entity, project)
         page = self._backend.store.list_runs_page(
             entity, project, parse_filter(filters), parse_order(order), cursor, limit
         )
-        runs = [ApiRun(self._backend, _settle(self._backend, r)) for r in page.runs]
+        runs = [ApiRun(self._backend, settle(self._backend, r)) for r in page.runs]
         return runs, page.next_cursor
 
     def run_groups(
@@ -515,7 +491,7 @@ class Api:
         base = parse_filter(filters)
         both = member if base is None else And((base, member))
         page = self._backend.store.list_runs_page(entity, project, both, parse_order(order), cursor, limit)
-        return [ApiRun(self._backend, _settle(self._backend, r)) for r in page.runs], page.next_cursor
+        return [ApiRun(self._backend, settle(self._backend, r)) for r in page.runs], page.next_cursor
 
     def _run_key(self, path: str) -> RunKey:
         p = parse_run_path(path, entity=self.settings.entity)

@@ -1,8 +1,9 @@
-"""Telling a crashed run from a running one.
+"""Telling a crashed run from a running one, and recording it.
 
 A running run records its host, pid and the pid's start tick. On the same host a reader checks the
 process directly (a pid reused by another process has another start tick); elsewhere, a heartbeat
-older than :data:`STALE_AFTER` seconds means the writer is gone.
+older than :data:`STALE_AFTER` seconds means the writer is gone. A reader that finds such a run marks
+it crashed in the store (:func:`settle`), so every later reader agrees.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 import os
 import time
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tunelog.backend import Backend
+    from tunelog.store.base import RunRecord
 
 STALE_AFTER = 60.0
 
@@ -79,3 +85,30 @@ def is_crashed(
     if heartbeat_at is None:
         return False
     return (now if now is not None else time.time()) - heartbeat_at > STALE_AFTER
+
+
+def settle(backend: Backend, rec: RunRecord) -> RunRecord:
+    """Mark a run whose process is gone as crashed (persisted, so every reader agrees)."""
+    if is_crashed(rec.state, rec.host, rec.pid, rec.pid_start, rec.heartbeat_at):
+        backend.replay_journals()  # what the dead process journalled but had not committed
+        try:
+            backend.store.update_run(rec.key, {"state": "crashed"})
+        except Exception as exc:
+            backend.failures.record("marking a crashed run", exc)
+        return rec._replace(state="crashed")
+    return rec
+
+
+def settle_running(backend: Backend, entity: str, project: str) -> int:
+    """Mark the project's runs whose process is gone as crashed; returns how many were."""
+    from tunelog.filters import parse_filter, parse_order
+
+    gone, cursor = 0, None
+    while True:
+        page = backend.store.list_runs_page(
+            entity, project, parse_filter({"state": "running"}), parse_order("created_at"), cursor, 500
+        )
+        gone += sum(settle(backend, r).state == "crashed" for r in page.runs)
+        cursor = page.next_cursor
+        if cursor is None:
+            return gone
