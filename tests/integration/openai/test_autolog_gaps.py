@@ -14,7 +14,7 @@ from typing import Any
 from tunelog.integration.openai import autolog
 from tunelog.simulator.server import Simulator
 
-from .autolog_kit import MSGS, al, client, sim, spans  # noqa: F401
+from .autolog_kit import MSGS, aclient, al, client, sim, spans  # noqa: F401
 
 
 def test_a_running_simulator_is_asked_for_stream_usage_without_naming_it(
@@ -123,3 +123,15 @@ def test_raw_response_helpers_made_before_autolog_are_recorded(tl_dir: Path, sim
     early.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSGS)
     early.with_raw_response.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
     assert len(spans(run)) == 4
+
+
+async def test_async_raw_helper_made_before_autolog_is_recorded(tl_dir: Path, sim: Simulator) -> None:
+    early = aclient(sim)
+    await early.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSGS)
+    autolog({"project": "al"}, stream_usage_hosts=[sim.base], quiet=True)
+    try:
+        raw = await early.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSGS)
+        (span,) = spans()
+    finally:
+        autolog.disable()
+    assert span.attributes["request_id"] == raw.headers["x-request-id"]
