@@ -47,7 +47,7 @@ class FastDecoder:
             parts = (pending + chunk if pending else chunk).split(_SEP)
             pending = parts.pop()  # the unfinished event (b"" after a blank line)
             for i, part in enumerate(parts):
-                if part.startswith(_DATA) and b"\n" not in part and b"\r" not in part:
+                if part.startswith(_DATA) and b"\n" not in part:  # no chunk so far held a CR
                     yield event(data=part[6:].decode("utf-8"))
                 else:
                     rest = _SEP.join(parts[i:]) + _SEP + pending
@@ -68,7 +68,7 @@ class FastDecoder:
             parts = (pending + chunk if pending else chunk).split(_SEP)
             pending = parts.pop()
             for i, part in enumerate(parts):
-                if part.startswith(_DATA) and b"\n" not in part and b"\r" not in part:
+                if part.startswith(_DATA) and b"\n" not in part:  # no chunk so far held a CR
                     yield event(data=part[6:].decode("utf-8"))
                 else:
                     rest = _SEP.join(parts[i:]) + _SEP + pending
