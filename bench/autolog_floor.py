@@ -4,11 +4,13 @@ One process, the autolog benchmark's non-streaming chat call (``httpx2.MockTrans
 calls with recording off and on interleaved, in four set-ups of tunelog's writer:
 
 * ``held off``: the writer is never woken while the calls run (it writes at the flush after each
-  block): the caller's own cost of recording a call;
-* ``woken, idle``: the writer is woken and handed the calls as shipped (every fourth call), but takes
-  them off the queue and does nothing else: the cost of the wake-ups alone (thread switches, the GIL
-  changing hands, caches the other thread touched);
-* ``as shipped``: tunelog as it is.
+  block), and the caller's thread builds nothing: the caller's own cost of queueing a call;
+* ``woken, idle``: the writer is woken and handed the calls every fourth call (the design before
+  2026-12-05), but takes them off the queue and does nothing else: the cost of the wake-ups alone
+  (thread switches, the GIL changing hands, caches the other thread touched);
+* ``woken every 4 calls``: that design, doing its work (building, journalling, committing);
+* ``as shipped``: tunelog as it is: every sixth call builds and journals the calls queued so far on
+  the caller's thread (see ``tunelog.mapped_journal``), the writer only commits.
 
 Reported per set-up: the caller's p50 added (median over blocks), and the CPU time per call of the
 caller's thread and of the writer's thread, the flush after each block included (Linux
@@ -52,15 +54,32 @@ def _idle_drain(self: Any) -> None:
     self._handed.set()
 
 
+def _woken() -> Callable[[], None]:
+    """The design before 2026-12-05: the writer woken (and handed the GIL) every fourth call."""
+    from tunelog.integration.openai import autolog
+
+    recorder = autolog._recorder
+    assert recorder is not None
+    w = recorder.run.writer
+    w._inline = False
+
+    def undo() -> None:
+        w._inline = True
+
+    return undo
+
+
 def _held_off() -> Callable[[], None]:
     from tunelog import writer
 
+    old = _woken()
     saved = (writer._WAKE_AT, writer._WAKE_AFTER_NS, writer._HAND_OVER_AT, writer._STRAGGLERS_S)
     writer._WAKE_AT, writer._WAKE_AFTER_NS, writer._HAND_OVER_AT = 10**9, 10**15, 10**9
     writer._STRAGGLERS_S = 60.0
 
     def undo() -> None:
         writer._WAKE_AT, writer._WAKE_AFTER_NS, writer._HAND_OVER_AT, writer._STRAGGLERS_S = saved
+        old()
 
     return undo
 
@@ -68,11 +87,13 @@ def _held_off() -> Callable[[], None]:
 def _idle() -> Callable[[], None]:
     from tunelog import writer
 
+    old = _woken()
     real = writer.Writer._drain
     writer.Writer._drain = _idle_drain  # type: ignore[method-assign]
 
     def undo() -> None:
         writer.Writer._drain = real  # type: ignore[method-assign]
+        old()
 
     return undo
 
@@ -125,7 +146,13 @@ def main() -> None:
 
     tunelog.flush()
     rows = []
-    for label, change in (("held off", _held_off), ("woken, idle", _idle), ("as shipped", None)):
+    setups = (
+        ("held off", _held_off),
+        ("woken, idle", _idle),
+        ("woken every 4 calls", _woken),
+        ("as shipped", None),
+    )
+    for label, change in setups:
         undo = change() if change is not None else None
         try:
             rows.append((label, _measure(client)))

@@ -116,13 +116,15 @@ def _open_backend(settings: Settings) -> Backend:
 
 
 def _replay(store: Store, directory: Path, failures: FailureCounter) -> None:
-    """Replay the journals of processes that died (see :mod:`tunelog.spool`). Never raises."""
-    from tunelog.spool import recover
+    """Replay the journals of processes that died (see :mod:`tunelog.spool`), then what their
+    callers journalled (see :mod:`tunelog.mapped_journal`). Never raises."""
+    from tunelog import mapped_journal, spool
 
-    try:
-        recover(store, directory)
-    except Exception as exc:
-        failures.record(f"replaying the journal of a process that died (in {directory})", exc)
+    for recover in (spool.recover, mapped_journal.recover):
+        try:
+            recover(store, directory)
+        except Exception as exc:
+            failures.record(f"replaying the journal of a process that died (in {directory})", exc)
 
 
 _backends: _Backends | None = None

@@ -11,6 +11,11 @@ more (a writer that is behind) is committed at once instead. Without a journal, 
 committed as it is drained. A normal exit loses nothing (``flush`` is called at exit by
 :mod:`tunelog.session`).
 
+Recorded OpenAI calls (:meth:`Writer.build`) go another way where the data directory allows: every
+sixth, the caller's thread builds the calls queued so far into a batch and journals it itself
+through a memory map (:mod:`tunelog.mapped_journal`), and the writer, woken once per commit
+interval, only commits such batches: waking a thread every few calls cost the caller more.
+
 Nothing here raises into the caller: a failed commit is retried, then counted and reported once
 through :mod:`logging`; what it held is left journalled for the next process to replay.
 """
@@ -31,6 +36,7 @@ from tunelog.store.base import RunEvent, RunKey, Store, WriteBatch
 if TYPE_CHECKING:  # the dataclass module costs every first init() several ms; spans come later
     from pathlib import Path
 
+    from tunelog.mapped_journal import MappedJournal
     from tunelog.spool import Spool
     from tunelog.store.span_record import SpanRecord
 
@@ -54,6 +60,13 @@ _HAND_OVER_AT = 4
 _STARVED_NS = 500_000
 _HAND_OVER_PER_ITEM_S = 100e-6  # the most the caller waits per item (the writer needs ~40-60 µs)
 _MAX_HAND_OVER_S = 0.005
+#: With a mapped journal (see ``Writer._build_here``): the caller's thread builds and journals the
+#: recorded calls itself once this many are queued (so a kill loses at most one fewer), and the
+#: writer only commits, once per commit interval; a writer that has not started on that this long
+#: after being woken is handed the GIL, for at most the second figure.
+_BUILD_HERE_AT = 6
+_COMMIT_INTERVAL_NS = int(_COMMIT_INTERVAL_S * 1e9)
+_MAX_COMMIT_HAND_OVER_S = 0.02
 
 
 class UpdateSource(Protocol):
@@ -130,6 +143,13 @@ class Writer:
         self._drained_ns = 0  # when the last drain ended (perf_counter_ns)
         self._woken_ns = 0
         self._handed = threading.Event()  # set when the writer has taken up what was queued
+        # Batches the caller's thread built and journalled (see _build_here), for the writer to
+        # commit; ``_building`` is held by whoever builds spans (a recorder's totals and steps are
+        # one thread's at a time): a caller that finds it taken leaves its calls to the holder.
+        self._mapped: MappedJournal | None = None
+        self._inline = journal_dir is not None
+        self._prebuilt: deque[WriteBatch] = deque()
+        self._building = threading.Lock()
         # Held while the writer drains: os.fork() waits for the drain to end, since what a drain
         # imports on first use (span building, the journal's encoder, the price table) would stay
         # half-imported, for good, in a child forked in the middle of it.
@@ -181,6 +201,15 @@ class Writer:
         if len(q) >= self._max_pending:
             return False
         q.append((_BUILD, fn))
+        if self._inline and not self._closed:
+            if len(q) >= _BUILD_HERE_AT and self._building.acquire(blocking=False):
+                try:
+                    self._build_here()
+                finally:
+                    self._building.release()
+            if self._inline:
+                self._keep_committing()
+                return True
         if not self._wake.is_set():
             now = _now_ns()
             if len(q) >= _WAKE_AT or now - self._drained_ns > _WAKE_AFTER_NS:
@@ -191,6 +220,64 @@ class Writer:
         elif len(q) >= _HAND_OVER_AT and _now_ns() - self._woken_ns > _STARVED_NS:
             self._hand_over(len(q))
         return True
+
+    def _build_here(self) -> None:
+        """On the caller's thread, every few recorded calls: build what is queued into a batch,
+        journal it through the memory map (safe from a kill from then on) and leave it to the
+        writer to commit. See :mod:`tunelog.mapped_journal` for why."""
+        mapped = self._mapped
+        if mapped is None:
+            mapped = self._open_mapped()
+            if mapped is None:
+                return
+        q = self._q
+        batch = WriteBatch()
+        while q and q[0][0] == _BUILD:  # anything else (a flush, a metric) is the writer's
+            item = q.popleft()
+            try:
+                item[1](batch)
+            except Exception as exc:
+                self.failures.record("building a span", exc)
+        self._add_source_updates(batch)
+        try:
+            journalled = mapped.append_batch(batch)
+        except Exception as exc:  # a value JSON cannot hold: the writer commits it as it is
+            self.failures.record("journalling metrics and spans", exc)
+            journalled = False
+        self._prebuilt.append(batch)
+        if not journalled:  # the journal is full (the store refuses?): have it committed soon
+            self._kick()
+
+    def _open_mapped(self) -> MappedJournal | None:
+        directory = self._journal_dir
+        try:
+            from tunelog import spool
+            from tunelog.mapped_journal import MappedJournal
+
+            if directory is None or not spool.supported():
+                raise OSError("no journal directory, or no flock on this platform")
+            self._mapped = MappedJournal(directory)
+        except Exception as exc:  # no mmap, a read-only directory: back to waking the writer
+            self._inline = False
+            self.failures.record("opening the mapped journal", exc)
+        return self._mapped
+
+    def _keep_committing(self) -> None:
+        """Wake the writer once per commit interval; hand it the GIL if it cannot get it (see
+        :meth:`_hand_over`): one call in a few hundred then waits while it commits."""
+        now = _now_ns()
+        if self._wake.is_set():
+            if now - self._woken_ns > _STARVED_NS:
+                handed = self._handed
+                handed.clear()
+                if self._wake.is_set():
+                    handed.wait(_MAX_COMMIT_HAND_OVER_S)
+                self._woken_ns = _now_ns()
+        elif now - self._drained_ns > _COMMIT_INTERVAL_NS and now - self._woken_ns > _COMMIT_INTERVAL_NS:
+            self._woken_ns = now
+            self._wake.set()
+            if self._thread is None:
+                self._start()
 
     def _hand_over(self, pending: int) -> None:
         # CPython's convoy effect: a thread that lets go of the GIL only for microseconds at a time
@@ -276,8 +363,8 @@ class Writer:
     def _loop(self) -> None:
         while True:
             timeout = self._heartbeat_interval
-            if self._q:  # calls queued since, too few to wake it (see build): take them up soon
-                timeout = _STRAGGLERS_S
+            if self._q or self._prebuilt:  # calls queued since, too few to wake it (see build)
+                timeout = _COMMIT_INTERVAL_S if self._mapped is not None else _STRAGGLERS_S
             if self._held is not None:  # wake in time to commit what is held
                 timeout = max(0.0, min(timeout, self._held_since + _COMMIT_INTERVAL_S - time.monotonic()))
             self._wake.wait(timeout)
@@ -297,6 +384,10 @@ class Writer:
                         self._settle(WriteBatch(), 0, force=True)
                     if self._spool is not None:
                         self._close_spool()
+                    if self._mapped is not None:
+                        with self._building:
+                            self._inline = False
+                            self._mapped.close(unlink=not self._prebuilt)
                 return
 
     def _drain(self) -> None:
@@ -305,50 +396,19 @@ class Writer:
             batch = WriteBatch()
             waiters: list[threading.Event] = []
             calls: list[tuple[Callable[[], None], str]] = []
-            rows = 0
-            # Only what is queued now: under a steady stream of calls the queue never empties, and
-            # a batch that waited for it would never commit (os._exit would lose everything).
-            todo = len(q)
-            while todo and rows < _MAX_ROWS_PER_COMMIT:
-                todo -= 1
-                item = q.popleft()
-                kind = item[0]
-                if kind == _LOG:
-                    _, key, step, values, t = item
-                    out = batch.steps.get(key)
-                    if out is None:
-                        out = batch.steps[key] = []
-                    out.append((step, t, values))
-                    rows += len(values)
-                elif kind == _BUILD:
-                    try:
-                        item[1](batch)
-                    except Exception as exc:
-                        self.failures.record("building a span", exc)
-                    rows += 1
-                elif kind == _SPAN:
-                    span = item[1]
-                    if callable(span):
-                        try:
-                            span = span()
-                        except Exception as exc:
-                            self.failures.record("building a span", exc)
-                            span = None
-                    if span is not None:
-                        batch.spans.append(span)
-                        rows += 1
-                elif kind == _EVENT:
-                    batch.events.setdefault(item[1], []).append(item[2])
-                    rows += 1
-                elif kind == _UPDATE:
-                    batch.run_updates.setdefault(item[1], {}).update(item[2])
-                elif kind == _CALL:
-                    calls.append((item[1], item[2]))
-                else:
-                    waiters.append(item[1])
-                    break  # commit what came before the flush marker, then release its waiter
+            with self._building:  # no caller builds meanwhile: what the half holds is what we take
+                mapped = self._mapped
+                half = mapped.rotate() if mapped is not None else None
+                prebuilt = bool(self._prebuilt)
+                while self._prebuilt:
+                    batch.extend(self._prebuilt.popleft())
+                rows = self._take(batch, waiters, calls)
             self._add_source_updates(batch)
-            self._settle(batch, rows, force=bool(waiters) or self._closed)
+            # Batches callers journalled are committed at once (journalling them again would cost
+            # what building them on the caller's thread saved).
+            self._settle(batch, rows, force=bool(waiters) or self._closed or prebuilt)
+            if half is not None and mapped is not None:
+                mapped.release(half)  # committed, or (refused) in the writer's journal now
             self._handed.set()  # journalled (or committed): a caller handing over may go on
             for fn, what in calls:
                 try:
@@ -362,6 +422,55 @@ class Writer:
                 w.set()
             if not q:
                 return
+
+    def _take(
+        self, batch: WriteBatch, waiters: list[threading.Event], calls: list[tuple[Callable[[], None], str]]
+    ) -> int:
+        """Move what is queued now into ``batch`` (up to a flush marker); returns its rows."""
+        q = self._q
+        rows = 0
+        # Only what is queued now: under a steady stream of calls the queue never empties, and
+        # a batch that waited for it would never commit (os._exit would lose everything).
+        todo = len(q)
+        while todo and rows < _MAX_ROWS_PER_COMMIT:
+            todo -= 1
+            item = q.popleft()
+            kind = item[0]
+            if kind == _LOG:
+                _, key, step, values, t = item
+                out = batch.steps.get(key)
+                if out is None:
+                    out = batch.steps[key] = []
+                out.append((step, t, values))
+                rows += len(values)
+            elif kind == _BUILD:
+                try:
+                    item[1](batch)
+                except Exception as exc:
+                    self.failures.record("building a span", exc)
+                rows += 1
+            elif kind == _SPAN:
+                span = item[1]
+                if callable(span):
+                    try:
+                        span = span()
+                    except Exception as exc:
+                        self.failures.record("building a span", exc)
+                        span = None
+                if span is not None:
+                    batch.spans.append(span)
+                    rows += 1
+            elif kind == _EVENT:
+                batch.events.setdefault(item[1], []).append(item[2])
+                rows += 1
+            elif kind == _UPDATE:
+                batch.run_updates.setdefault(item[1], {}).update(item[2])
+            elif kind == _CALL:
+                calls.append((item[1], item[2]))
+            else:
+                waiters.append(item[1])
+                break  # commit what came before the flush marker, then release its waiter
+        return rows
 
     def _settle(self, batch: WriteBatch, rows: int, *, force: bool) -> None:
         """Journal ``batch`` and hold it, or commit it with everything held."""
@@ -505,3 +614,8 @@ def _forked(ref: weakref.ref[Writer]) -> None:
     writer._sources_lock = threading.Lock()
     writer._draining = threading.Lock()
     writer._held_for_fork = False
+    writer._building = threading.Lock()
+    writer._prebuilt.clear()
+    if writer._mapped is not None:
+        writer._mapped.forget()  # the parent's, mapped into this process too: never write into it
+        writer._mapped = None

@@ -1,9 +1,11 @@
 """The per-call path: capture references and timings on the caller's thread, queue a thunk.
 
 A :class:`Call` holds what the patched method saw (the resource, the keyword arguments, the result
-or exception, ``perf_counter_ns`` readings) and is queued to the run's writer as a thunk, so the
-span is built on the writer thread (:mod:`~tunelog.integration.openai.spans_openai`). The caller's
-thread does no I/O and no serialisation, and takes no lock the writer holds while it writes.
+or exception, ``perf_counter_ns`` readings) and is queued to the run's writer as a thunk that builds
+its span (:mod:`~tunelog.integration.openai.spans_openai`). Every sixth call the caller's thread runs
+the queued thunks itself and journals their batch through a memory map, no system call (see
+:meth:`tunelog.writer.Writer.build`); the other calls only queue. No call takes a lock the writer
+holds while it writes.
 
 Nothing here raises into the caller: every step is guarded, and failures are counted and logged once.
 """

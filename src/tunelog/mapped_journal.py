@@ -1,0 +1,240 @@
+"""The mapped journal: batches built on the caller's thread, safe from a kill without a system call.
+
+Waking the writer thread every few recorded calls (so that a kill loses at most those few) costs a
+caller that never waits on a network more than recording the calls: the GIL changes hands twice a
+wake-up, and the writer's work, spread over the caller's next calls, slows each of them. So where
+the data directory allows, every few calls the caller's thread itself turns the calls queued so far
+into a batch (spans, history rows, the run's summary) and copies it, as the journal record
+:mod:`tunelog.spool` would write, into this journal: a file in the data directory mapped into
+memory, so appending is a memory copy, with no system call and no lock the writer holds while it
+writes, and what was copied is in the kernel's page cache, kept when the process dies. Only one call
+in several pays for that; the writer thread wakes once per commit interval to commit the batches.
+
+The file has two halves. Callers append to one while the writer commits the batches appended to the
+other; then it empties that half (:meth:`MappedJournal.release`), and the halves swap at its next
+drain (:meth:`MappedJournal.rotate`). Each half starts with a generation number, and every record's
+checksum covers it, so records left from a half's earlier use are never read back.
+
+Whoever opens the data directory next calls :func:`recover` (after :func:`tunelog.spool.recover`):
+the records of a journal whose owner has died (its ``flock`` is free) are committed in one
+transaction and the file deleted. Files are ``<dir>/spool/<pid>-<random>.mapped``, sparse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import struct
+import threading
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tunelog.store.base import WriteBatch
+
+if TYPE_CHECKING:
+    from tunelog.store.base import Store
+
+try:  # a journal needs flock to tell a live owner from a dead one
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+SUFFIX = ".mapped"
+_BAD_SUFFIX = ".unreadable"
+_MAGIC = b"TLCJ"
+_HEAD = struct.Struct("<4sIQ")  # magic, format, generation (0: empty)
+_FORMAT = 1
+_FRAME = struct.Struct("<II")  # payload length, crc32 of generation + payload
+HALF = 8 << 20
+
+
+class MappedJournal:
+    """One process's mapped journal. :meth:`append` is called by any thread holding :attr:`lock`."""
+
+    def __init__(self, directory: Path) -> None:
+        if fcntl is None:  # pragma: no cover - Windows
+            raise OSError("the mapped journal needs fcntl.flock, which this platform lacks")
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = f"{os.getpid()}-{os.urandom(6).hex()}"
+        tmp = directory / f"{name}.tmp"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 2 * HALF)
+            self._mm = mmap.mmap(fd, 2 * HALF)
+            self.path = directory / f"{name}{SUFFIX}"
+            os.rename(tmp, self.path)  # only now may a recoverer see it: locked, sized
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        self._fd = fd
+        self.lock = threading.Lock()
+        self._gen = 1
+        self._half = 0  # the half callers append to
+        self._pos = _HEAD.size
+        self._end = HALF
+        self._gen_bytes = self._gen.to_bytes(8, "little")
+        _HEAD.pack_into(self._mm, 0, _MAGIC, _FORMAT, self._gen)
+        self.closed = False
+
+    def append_batch(self, batch: WriteBatch) -> bool:
+        """Journal ``batch`` (encoded as :mod:`tunelog.spool` would); hold :attr:`lock`."""
+        from tunelog.spool import encode
+
+        return self.append(encode(batch))
+
+    def append(self, payload: bytes) -> bool:
+        """Copy one record in; False when the half is full (the writer is far behind). Hold :attr:`lock`."""
+        pos = self._pos
+        start = pos + _FRAME.size
+        end = start + len(payload)
+        if end + _FRAME.size > self._end or self.closed:
+            return False
+        mm = self._mm
+        mm[start:end] = payload
+        # The frame's header last: a record torn by a kill fails its checksum and ends the half there.
+        _FRAME.pack_into(mm, pos, len(payload), zlib.crc32(payload, zlib.crc32(self._gen_bytes)))
+        # What follows reads as the end, whatever an earlier generation left there.
+        _FRAME.pack_into(mm, end, 0, 0)
+        self._pos = end
+        return True
+
+    def rotate(self) -> int | None:
+        """Swap halves (hold :attr:`lock`): callers go on in the other one. Returns the half to
+        :meth:`release` once what was appended to it is committed, or None if it held nothing."""
+        if self._pos == self._head_end() or self.closed:
+            return None
+        old = self._half
+        self._half = 1 - old
+        self._gen += 1
+        self._gen_bytes = self._gen.to_bytes(8, "little")
+        base = self._half * HALF
+        _FRAME.pack_into(self._mm, base + _HEAD.size, 0, 0)
+        _HEAD.pack_into(self._mm, base, _MAGIC, _FORMAT, self._gen)
+        self._pos = base + _HEAD.size
+        self._end = base + HALF
+        return old
+
+    def release(self, half: int) -> None:
+        """What ``half`` held is committed (or journalled by the writer): mark it empty."""
+        if not self.closed:
+            _HEAD.pack_into(self._mm, half * HALF, _MAGIC, _FORMAT, 0)
+
+    def close(self, unlink: bool = True) -> None:
+        """Stop journalling; delete the file if everything in it is committed (``unlink``)."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            with contextlib.suppress(OSError):
+                if unlink:
+                    self.path.unlink()
+            self._mm.close()
+            os.close(self._fd)  # releases the flock
+
+    def forget(self) -> None:
+        """In a forked child: drop the parent's journal without touching it (it stays the parent's)."""
+        self.closed = True
+        self.lock = threading.Lock()
+        with contextlib.suppress(OSError, ValueError):
+            self._mm.close()  # unmaps it in this process only
+        with contextlib.suppress(OSError):
+            os.close(self._fd)  # the parent's descriptor keeps the flock
+
+    def _head_end(self) -> int:
+        return self._half * HALF + _HEAD.size
+
+
+def read_records(data: bytes | mmap.mmap) -> list[bytes]:
+    """The payloads of the live halves of a journal file, oldest half first, each up to its end or
+    its first torn record."""
+    halves = []
+    for half in (0, 1):
+        base = half * HALF
+        if len(data) < base + _HEAD.size:
+            continue
+        magic, fmt, gen = _HEAD.unpack_from(data, base)
+        if magic != _MAGIC or fmt != _FORMAT or gen == 0:
+            continue
+        halves.append((gen, base))
+    out: list[bytes] = []
+    for gen, base in sorted(halves):
+        seed = zlib.crc32(gen.to_bytes(8, "little"))
+        pos, end = base + _HEAD.size, base + HALF
+        while pos + _FRAME.size <= end:
+            size, crc = _FRAME.unpack_from(data, pos)
+            start = pos + _FRAME.size
+            if size == 0 or start + size > end:
+                break
+            payload = bytes(data[start : start + size])
+            if zlib.crc32(payload, seed) != crc:
+                break
+            out.append(payload)
+            pos = start + size
+    return out
+
+
+def recover(store: Store, directory: Path) -> int:
+    """Commit the batches journalled by every process in ``directory`` that died; returns how many.
+
+    A journal that cannot be read is renamed ``*.unreadable`` and the error raised after the others."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return 0
+    try:
+        entries = sorted((e for e in os.scandir(directory) if e.name.endswith(SUFFIX)), key=lambda e: e.name)
+    except FileNotFoundError:
+        return 0
+    done = 0
+    failure: Exception | None = None
+    for entry in entries:
+        try:
+            done += _recover_one(store, Path(entry.path))
+        except Exception as exc:  # one bad journal must not keep the others from being replayed
+            failure = failure or exc
+            with contextlib.suppress(OSError):
+                os.rename(entry.path, entry.path[: -len(SUFFIX)] + _BAD_SUFFIX)
+    if failure is not None:
+        raise failure
+    return done
+
+
+def _recover_one(store: Store, path: Path) -> int:
+    if fcntl is None:  # pragma: no cover - Windows
+        return 0
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return 0  # its owner finished, or another process recovered it
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return 0  # not ours, or others could have written into it: never replay it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # its process is alive
+        try:
+            if os.stat(path).st_ino != st.st_ino:
+                return 0
+        except FileNotFoundError:
+            return 0  # another recoverer got there first and deleted it
+        payloads: list[bytes] = []
+        if st.st_size:
+            with mmap.mmap(fd, st.st_size, access=mmap.ACCESS_READ) as mm:
+                payloads = read_records(mm)
+        if payloads:
+            from tunelog.spool import decode
+
+            batch = WriteBatch()
+            for p in payloads:
+                batch.extend(decode(p))
+            if batch:
+                store.write(batch)
+        path.unlink()
+        return len(payloads)
+    finally:
+        os.close(fd)
