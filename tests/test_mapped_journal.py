@@ -113,8 +113,7 @@ def test_a_journal_others_can_write_is_never_read(tmp_path: Path) -> None:
 
 
 _KILLED = textwrap.dedent("""
-    import os, tunelog
-    from tunelog.store.base import WriteBatch
+    import os, time, tunelog
     run = tunelog.init(project="mapped", id="victim")
     w = run.writer
     # What autolog's calls do: queue builders; every few the caller's thread builds and journals.
@@ -124,6 +123,7 @@ _KILLED = textwrap.dedent("""
         return fn
     for step in range(60):
         w.build(make(step))
+        time.sleep(0.0003)  # a call's own time (a tight loop builds a millisecond's worth at once)
     os._exit(0)  # no exit handler, no flush, the writer had no reason to commit yet
 """)
 

@@ -61,10 +61,14 @@ _STARVED_NS = 500_000
 _HAND_OVER_PER_ITEM_S = 100e-6  # the most the caller waits per item (the writer needs ~40-60 µs)
 _MAX_HAND_OVER_S = 0.005
 #: With a mapped journal (see ``Writer._build_here``): the caller's thread builds and journals the
-#: recorded calls itself once this many are queued (so a kill loses at most one fewer), and the
-#: writer only commits, once per commit interval; a writer that has not started on that this long
-#: after being woken is handed the GIL, for at most the second figure.
+#: recorded calls itself once this many are queued (so a kill loses at most one fewer) and the first
+#: of them waited a millisecond (so a caller recording calls faster, in a tight loop, builds them in
+#: bigger, cheaper batches: still at most a millisecond's worth at risk), or once the second figure
+#: are queued. The writer only commits, once per commit interval; a writer that has not started on
+#: that half a millisecond after being woken is handed the GIL, for at most the last figure.
 _BUILD_HERE_AT = 6
+_BUILD_HERE_AFTER_NS = 1_000_000
+_BUILD_HERE_MAX = 500
 _COMMIT_INTERVAL_NS = int(_COMMIT_INTERVAL_S * 1e9)
 _MAX_COMMIT_HAND_OVER_S = 0.02
 
@@ -150,6 +154,7 @@ class Writer:
         self._inline = journal_dir is not None
         self._prebuilt: deque[WriteBatch] = deque()
         self._building = threading.Lock()
+        self._first_ns = 0  # when the oldest call queued was (with a mapped journal)
         # Held while the writer drains: os.fork() waits for the drain to end, since what a drain
         # imports on first use (span building, the journal's encoder, the price table) would stay
         # half-imported, for good, in a child forked in the middle of it.
@@ -202,7 +207,14 @@ class Writer:
             return False
         q.append((_BUILD, fn))
         if self._inline and not self._closed:
-            if len(q) >= _BUILD_HERE_AT and self._building.acquire(blocking=False):
+            n = len(q)
+            if n == 1:
+                self._first_ns = _now_ns()
+            elif (
+                n >= _BUILD_HERE_AT
+                and (n >= _BUILD_HERE_MAX or _now_ns() - self._first_ns > _BUILD_HERE_AFTER_NS)
+                and self._building.acquire(blocking=False)
+            ):
                 try:
                     self._build_here()
                 finally:
