@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from tunelog.writer import FailureCounter, Writer
+from tunelog.failure_counter import FailureCounter
+from tunelog.writer import Writer
 
 if TYPE_CHECKING:
     from pathlib import Path

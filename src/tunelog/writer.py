@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tunelog.failure_counter import FailureCounter
 from tunelog.store.base import RunEvent, RunKey, Store, WriteBatch
 
 if TYPE_CHECKING:  # the dataclass module costs every first init() several ms; spans come later
@@ -82,33 +83,6 @@ class UpdateSource(Protocol):
     def drain_updates(self) -> dict[str, Any] | None: ...
 
 
-class FailureCounter:
-    """Counts failures by kind and logs the first of each kind once, with how to act on it."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._seen: set[str] = set()
-        self._lock = threading.Lock()
-
-    def record(self, what: str, exc: BaseException) -> None:
-        with self._lock:
-            self.count += 1
-            kind = f"{what}:{type(exc).__name__}"
-            if kind in self._seen:
-                return
-            self._seen.add(kind)
-        import logging  # only when something failed: importing it costs init() ~5 ms
-
-        logging.getLogger("tunelog").warning(
-            "tunelog: %s failed (%s: %s). Your program continues; tunelog counts further failures of "
-            "this kind without repeating this message (see tunelog.failures()). Check that the data "
-            "directory is writable and has free space.",
-            what,
-            type(exc).__name__,
-            exc,
-        )
-
-
 class Writer:
     """One background thread per store, shared by every run of the process."""
 
@@ -155,6 +129,11 @@ class Writer:
         self._prebuilt: deque[WriteBatch] = deque()
         self._building = threading.Lock()
         self._first_ns = 0  # when the oldest call queued was (with a mapped journal)
+        self._unbuilt = 0  # calls queued since the queue was last built
+        # Between being woken and finishing a drain; a caller waits for the writer (see
+        # _keep_committing) at most once a drain, so a slow one (a locked store) never holds it up.
+        self._busy = False
+        self._gave_up = -1
         # Held while the writer drains: os.fork() waits for the drain to end, since what a drain
         # imports on first use (span building, the journal's encoder, the price table) would stay
         # half-imported, for good, in a child forked in the middle of it.
@@ -207,13 +186,19 @@ class Writer:
             return False
         q.append((_BUILD, fn))
         if self._inline and not self._closed:
-            n = len(q)
+            n = self._unbuilt = self._unbuilt + 1  # about: two threads may count one call once
             if n == 1:
                 self._first_ns = _now_ns()
             elif (
                 n >= _BUILD_HERE_AT
                 and (n >= _BUILD_HERE_MAX or _now_ns() - self._first_ns > _BUILD_HERE_AFTER_NS)
-                and self._building.acquire(blocking=False)
+                # Taken by the writer (or another caller) building: leave the calls to it, unless
+                # twice as many wait, when the holder was cut off by the GIL: wait for it, briefly.
+                and (
+                    self._building.acquire(blocking=False)
+                    if n < 2 * _BUILD_HERE_AT
+                    else self._building.acquire(timeout=_MAX_HAND_OVER_S)
+                )
             ):
                 try:
                     self._build_here()
@@ -244,12 +229,19 @@ class Writer:
                 return
         q = self._q
         batch = WriteBatch()
-        while q and q[0][0] == _BUILD:  # anything else (a flush, a metric) is the writer's
+        self._unbuilt = 0
+        keep = []  # anything else (a flush marker, a metric, an event) stays, in order, the writer's
+        for _ in range(len(q)):
             item = q.popleft()
+            if item[0] != _BUILD:
+                keep.append(item)
+                continue
             try:
                 item[1](batch)
             except Exception as exc:
                 self.failures.record("building a span", exc)
+        if keep:
+            q.extendleft(reversed(keep))
         self._add_source_updates(batch)
         try:
             journalled = mapped.append_batch(batch)
@@ -278,12 +270,13 @@ class Writer:
         """Wake the writer once per commit interval; hand it the GIL if it cannot get it (see
         :meth:`_hand_over`): one call in a few hundred then waits while it commits."""
         now = _now_ns()
-        if self._wake.is_set():
-            if now - self._woken_ns > _STARVED_NS:
+        if self._wake.is_set() or self._busy:  # woken, or in the middle of a drain
+            if now - self._woken_ns > _STARVED_NS and self._gave_up != self._drained_ns:
                 handed = self._handed
                 handed.clear()
-                if self._wake.is_set():
-                    handed.wait(_MAX_COMMIT_HAND_OVER_S)
+                if not handed.wait(_MAX_COMMIT_HAND_OVER_S):
+                    # Slow (a locked store it retries), not starved: no waiting again this drain.
+                    self._gave_up = self._drained_ns
                 self._woken_ns = _now_ns()
         elif now - self._drained_ns > _COMMIT_INTERVAL_NS and now - self._woken_ns > _COMMIT_INTERVAL_NS:
             self._woken_ns = now
@@ -380,6 +373,7 @@ class Writer:
             if self._held is not None:  # wake in time to commit what is held
                 timeout = max(0.0, min(timeout, self._held_since + _COMMIT_INTERVAL_S - time.monotonic()))
             self._wake.wait(timeout)
+            self._busy = True
             pause = self._min_drain_interval - (_now_ns() - self._drained_ns) / 1e9
             if pause > 0 and not self._closed:
                 time.sleep(pause)
@@ -390,6 +384,7 @@ class Writer:
             except Exception as exc:  # the loop must survive anything; counted and reported once
                 self.failures.record("tunelog's background writer", exc)
             self._drained_ns = _now_ns()
+            self._busy = False
             if self._closed and not self._q:
                 with self._draining:
                     if self._held is not None:
@@ -415,7 +410,9 @@ class Writer:
                 while self._prebuilt:
                     batch.extend(self._prebuilt.popleft())
                 rows = self._take(batch, waiters, calls)
-            self._add_source_updates(batch)
+                self._unbuilt = 0
+                # Under the lock too: summaries are snapshotted in the order their batches commit.
+                self._add_source_updates(batch)
             # Batches callers journalled are committed at once (journalling them again would cost
             # what building them on the caller's thread saved).
             self._settle(batch, rows, force=bool(waiters) or self._closed or prebuilt)

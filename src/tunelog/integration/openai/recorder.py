@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tunelog import tracing
+from tunelog.failure_counter import FailureCounter
 from tunelog.integration.openai import streams
 from tunelog.integration.openai.pricing import PriceBook
-from tunelog.writer import FailureCounter
 
 if TYPE_CHECKING:
     from tunelog.runs import Run
