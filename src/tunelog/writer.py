@@ -385,6 +385,7 @@ class Writer:
                 self.failures.record("tunelog's background writer", exc)
             self._drained_ns = _now_ns()
             self._busy = False
+            self._handed.set()  # a caller that began waiting after the drain's own signal goes on
             if self._closed and not self._q:
                 with self._draining:
                     if self._held is not None:
