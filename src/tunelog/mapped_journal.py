@@ -51,7 +51,9 @@ HALF = 8 << 20
 
 
 class MappedJournal:
-    """One process's mapped journal. :meth:`append` is called by any thread holding :attr:`lock`."""
+    """One process's mapped journal. Not thread-safe: whoever uses it serialises :meth:`append`,
+    :meth:`rotate`, :meth:`release` and :meth:`close` (tunelog's writer with the lock its span
+    building holds; :attr:`lock` is there for other users, and :meth:`close` takes it)."""
 
     def __init__(self, directory: Path) -> None:
         if fcntl is None:  # pragma: no cover - Windows
@@ -82,13 +84,13 @@ class MappedJournal:
         self.closed = False
 
     def append_batch(self, batch: WriteBatch) -> bool:
-        """Journal ``batch`` (encoded as :mod:`tunelog.spool` would); hold :attr:`lock`."""
+        """Journal ``batch`` (encoded as :mod:`tunelog.spool` would); False when the half is full."""
         from tunelog.spool import encode
 
         return self.append(encode(batch))
 
     def append(self, payload: bytes) -> bool:
-        """Copy one record in; False when the half is full (the writer is far behind). Hold :attr:`lock`."""
+        """Copy one record in; False when the half is full (the writer is far behind)."""
         pos = self._pos
         start = pos + _FRAME.size
         end = start + len(payload)
@@ -104,7 +106,7 @@ class MappedJournal:
         return True
 
     def rotate(self) -> int | None:
-        """Swap halves (hold :attr:`lock`): callers go on in the other one. Returns the half to
+        """Swap halves: appends go on in the other one. Returns the half to
         :meth:`release` once what was appended to it is committed, or None if it held nothing."""
         if self._pos == self._head_end() or self.closed:
             return None

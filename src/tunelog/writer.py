@@ -125,7 +125,7 @@ class Writer:
         # commit; ``_building`` is held by whoever builds spans (a recorder's totals and steps are
         # one thread's at a time): a caller that finds it taken leaves its calls to the holder.
         self._mapped: MappedJournal | None = None
-        self._inline = journal_dir is not None
+        self._inline = journal_dir is not None and os.name == "posix"  # mmap + flock
         self._prebuilt: deque[WriteBatch] = deque()
         self._building = threading.Lock()
         self._first_ns = 0  # when the oldest call queued was (with a mapped journal)
@@ -255,11 +255,10 @@ class Writer:
     def _open_mapped(self) -> MappedJournal | None:
         directory = self._journal_dir
         try:
-            from tunelog import spool
             from tunelog.mapped_journal import MappedJournal
 
-            if directory is None or not spool.supported():
-                raise OSError("no journal directory, or no flock on this platform")
+            if directory is None:
+                raise OSError("no journal directory")
             self._mapped = MappedJournal(directory)
         except Exception as exc:  # no mmap, a read-only directory: back to waking the writer
             self._inline = False
