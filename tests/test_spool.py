@@ -249,10 +249,17 @@ def test_a_forked_child_journals_to_a_file_of_its_own(tmp_path: Path) -> None:
     s = spool.Spool(d / "spool")
     s.append(_batch(0, 2))
     pid = os.fork()
+    parent_fd = s._fd
     if pid == 0:  # the child: its own file; the parent's stays as it is
         try:
             s.append(_batch(2, 2))
-            os._exit(0)
+            # ...and it no longer holds the parent's descriptor: were the parent to die first, its
+            # journal would look alive (locked) for as long as the child lived.
+            try:
+                os.fstat(parent_fd)
+                os._exit(2 if parent_fd != s._fd else 0)
+            except OSError:
+                os._exit(0)
         except BaseException:
             os._exit(1)
     _, status = os.waitpid(pid, 0)

@@ -171,6 +171,9 @@ class Spool:
         if self._fd >= 0 and self._pid == pid:
             return self._fd
         # First use, or a forked child holding its parent's descriptor (and lock): a file of its own.
+        if self._fd >= 0:  # the parent's: closing this copy leaves the parent's lock held by the parent
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
         self._fd, self._path, self.dirty = -1, None, False
         if fcntl is None:  # pragma: no cover - Windows
             raise OSError("journalling needs fcntl.flock, which this platform lacks")
