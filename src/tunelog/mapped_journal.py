@@ -42,7 +42,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 SUFFIX = ".mapped"
-_BAD_SUFFIX = ".unreadable"
 _MAGIC = b"TLCJ"
 _HEAD = struct.Struct("<4sIQ")  # magic, format, generation (0: empty)
 _FORMAT = 1
@@ -183,60 +182,17 @@ def read_records(data: bytes | mmap.mmap) -> list[bytes]:
 def recover(store: Store, directory: Path) -> int:
     """Commit the batches journalled by every process in ``directory`` that died; returns how many.
 
-    A journal that cannot be read is renamed ``*.unreadable`` and the error raised after the others."""
-    if fcntl is None:  # pragma: no cover - Windows
-        return 0
-    try:
-        entries = sorted((e for e in os.scandir(directory) if e.name.endswith(SUFFIX)), key=lambda e: e.name)
-    except FileNotFoundError:
-        return 0
-    done = 0
-    failure: Exception | None = None
-    for entry in entries:
-        try:
-            done += _recover_one(store, Path(entry.path))
-        except Exception as exc:  # one bad journal must not keep the others from being replayed
-            failure = failure or exc
-            with contextlib.suppress(OSError):
-                os.rename(entry.path, entry.path[: -len(SUFFIX)] + _BAD_SUFFIX)
-    if failure is not None:
-        raise failure
-    return done
+    As :func:`tunelog.spool.recover` does for the writer's journal (same checks, same handling of
+    a journal that cannot be read)."""
+    from tunelog.spool import recover_dead
+
+    return recover_dead(store, directory, SUFFIX, _read_file)
 
 
-def _recover_one(store: Store, path: Path) -> int:
-    if fcntl is None:  # pragma: no cover - Windows
-        return 0
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return 0  # its owner finished, or another process recovered it
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.getuid() or st.st_mode & 0o022:
-            return 0  # not ours, or others could have written into it: never replay it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return 0  # its process is alive
-        try:
-            if os.stat(path).st_ino != st.st_ino:
-                return 0
-        except FileNotFoundError:
-            return 0  # another recoverer got there first and deleted it
-        payloads: list[bytes] = []
-        if st.st_size:
-            with mmap.mmap(fd, st.st_size, access=mmap.ACCESS_READ) as mm:
-                payloads = read_records(mm)
-        if payloads:
-            from tunelog.spool import decode
+def _read_file(fd: int, size: int) -> list[WriteBatch]:
+    from tunelog.spool import decode
 
-            batch = WriteBatch()
-            for p in payloads:
-                batch.extend(decode(p))
-            if batch:
-                store.write(batch)
-        path.unlink()
-        return len(payloads)
-    finally:
-        os.close(fd)
+    if not size:
+        return []
+    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
+        return [decode(p) for p in read_records(mm)]

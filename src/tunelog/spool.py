@@ -216,27 +216,40 @@ def recover(store: Store, directory: Path) -> int:
     ``*.unreadable`` (kept for inspection, not tried again) and the error raised after the others
     are done.
     """
+    return recover_dead(store, directory, _SUFFIX, _read_file)
+
+
+def _read_file(fd: int, size: int) -> list[WriteBatch]:
+    with open(fd, "rb", closefd=False) as f:
+        return read_batches(f.read())[0]
+
+
+def recover_dead(
+    store: Store, directory: Path, suffix: str, read: Callable[[int, int], list[WriteBatch]]
+) -> int:
+    """Replay the journals named ``*<suffix>`` in ``directory`` whose owner is gone (their
+    ``flock`` is free), each read by ``read(fd, size)``, then delete them; see :func:`recover`."""
     if fcntl is None:  # pragma: no cover - Windows
         return 0
     try:
-        entries = [e for e in os.scandir(directory) if e.name.endswith(_SUFFIX)]
+        entries = [e for e in os.scandir(directory) if e.name.endswith(suffix)]
     except FileNotFoundError:
         return 0
     replayed = 0
     failure: Exception | None = None
     for entry in sorted(entries, key=lambda e: e.name):
         try:
-            replayed += _recover_one(store, Path(entry.path))
+            replayed += _recover_one(store, Path(entry.path), read)
         except Exception as exc:  # one bad journal must not keep the others from being replayed
             failure = failure or exc
             with contextlib.suppress(OSError):
-                os.rename(entry.path, entry.path[: -len(_SUFFIX)] + _BAD_SUFFIX)
+                os.rename(entry.path, entry.path[: -len(suffix)] + _BAD_SUFFIX)
     if failure is not None:
         raise failure
     return replayed
 
 
-def _recover_one(store: Store, path: Path) -> int:
+def _recover_one(store: Store, path: Path, read: Callable[[int, int], list[WriteBatch]]) -> int:
     if fcntl is None:  # pragma: no cover - Windows
         return 0
     try:
@@ -256,9 +269,7 @@ def _recover_one(store: Store, path: Path) -> int:
                 return 0
         except FileNotFoundError:
             return 0  # another recoverer got there first and deleted it
-        with open(fd, "rb", closefd=False) as f:
-            data = f.read()
-        batches, _complete = read_batches(data)
+        batches = read(fd, st.st_size)
         merged = WriteBatch()
         for b in batches:
             merged.extend(b)
