@@ -73,7 +73,7 @@ class Counters:
 
 
 class Totals:
-    """A run's running totals (writer thread only), written to its summary."""
+    """A run's running totals, written to its summary (one thread at a time: the writer's building lock)."""
 
     __slots__ = ("calls", "completion", "cost", "errors", "prompt", "total")
 
@@ -139,7 +139,7 @@ class Recorder:
             ok = self._usage_ok[key] = _accepts_include_usage(client, self.options.stream_usage_hosts)
         return ok
 
-    # -- writer thread ------------------------------------------------------------------------------
+    # -- building, one thread at a time (the writer's building lock) -----------------------------------------
     def next_step(self, run: Run) -> int:
         counter = self._steps.get(run.key)
         if counter is None:
@@ -293,7 +293,7 @@ class Call:
         else:
             self.recorder.counters.add("dropped")
 
-    # -- writer thread ------------------------------------------------------------------------------
+    # -- building, one thread at a time (the writer's building lock) -----------------------------------------
     def _record(self, batch: WriteBatch) -> None:
         from tunelog.integration.openai.spans_openai import build_span
 
