@@ -28,6 +28,10 @@ def _config(app: Any, *, host: str, port: int) -> Any:
         lifespan="off",
         http="auto",
         loop="auto",
+        # uvicorn closes a connection idle for 5 s; a client that picks that connection from its pool
+        # at that moment gets a read error (the SDK retries it, a client with max_retries=0 fails).
+        # Clients of a busy process (many threads and tasks) leave connections idle that long.
+        timeout_keep_alive=75,
     )
 
 
