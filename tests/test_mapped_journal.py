@@ -12,26 +12,9 @@ from pathlib import Path
 import tunelog
 from tunelog import mapped_journal, spool
 from tunelog.mapped_journal import HALF, MappedJournal, read_records, recover
-from tunelog.store import open_store
-from tunelog.store.base import RunKey, RunRecord, Store, WriteBatch
+from tunelog.store.base import WriteBatch
 
-KEY = RunKey("tester", "mapped", "r1")
-
-
-def _store(path: Path) -> Store:
-    path.mkdir(parents=True, exist_ok=True)
-    store = open_store(f"sqlite:///{path / 'tunelog.db'}")
-    if store.get_run(KEY) is None:
-        store.create_run(RunRecord(KEY, "r1", created_at=1.0, updated_at=1.0))
-    return store
-
-
-def _batch(first: int, n: int) -> WriteBatch:
-    return WriteBatch(steps={KEY: [(s, 1.0 + s, {"loss": 1.0 / (s + 1)}) for s in range(first, first + n)]})
-
-
-def _steps(store: Store) -> list[int]:
-    return sorted({r.step for r in store.read_history(KEY, ["loss"])})
+from .journal_kit import KEY, journal_env, journal_store, steps_batch, stored_steps
 
 
 def _append(journal: MappedJournal, batch: WriteBatch) -> None:
@@ -41,10 +24,10 @@ def _append(journal: MappedJournal, batch: WriteBatch) -> None:
 
 def test_records_read_back_in_order_across_a_swap_and_a_released_half_is_not(tmp_path: Path) -> None:
     j = MappedJournal(tmp_path / "spool")
-    _append(j, _batch(0, 2))
+    _append(j, steps_batch(0, 2))
     with j.lock:
         old = j.rotate()
-    _append(j, _batch(2, 2))
+    _append(j, steps_batch(2, 2))
     data = j.path.read_bytes()
     assert [spool.decode(p).steps[KEY][0][0] for p in read_records(data)] == [0, 2]
     assert old is not None
@@ -57,13 +40,13 @@ def test_records_read_back_in_order_across_a_swap_and_a_released_half_is_not(tmp
 def test_records_left_from_a_half_s_earlier_use_are_not_read(tmp_path: Path) -> None:
     j = MappedJournal(tmp_path / "spool")
     for first in range(0, 30, 3):  # many records in half 0
-        _append(j, _batch(first, 3))
+        _append(j, steps_batch(first, 3))
     with j.lock:
         j.release(j.rotate() or 0)
-    _append(j, _batch(100, 1))  # half 1
+    _append(j, steps_batch(100, 1))  # half 1
     with j.lock:
         j.release(j.rotate() or 0)
-    _append(j, _batch(200, 1))  # half 0 again: only this one, not the ten before it
+    _append(j, steps_batch(200, 1))  # half 0 again: only this one, not the ten before it
     got = [spool.decode(p).steps[KEY][0][0] for p in read_records(j.path.read_bytes())]
     assert got == [200]
     j.close()
@@ -71,8 +54,8 @@ def test_records_left_from_a_half_s_earlier_use_are_not_read(tmp_path: Path) -> 
 
 def test_a_torn_record_ends_the_half(tmp_path: Path) -> None:
     j = MappedJournal(tmp_path / "spool")
-    _append(j, _batch(0, 1))
-    _append(j, _batch(1, 1))
+    _append(j, steps_batch(0, 1))
+    _append(j, steps_batch(1, 1))
     data = bytearray(j.path.read_bytes())
     second = 16 + 8 + len(read_records(bytes(data))[0])  # the half's header, the first frame
     data[second + 8 + 3] ^= 0xFF  # a byte of the second record, as if the process died writing it
@@ -89,27 +72,27 @@ def test_a_full_half_refuses_the_record(tmp_path: Path) -> None:
 
 
 def test_a_live_journal_is_left_alone_and_a_dead_one_replayed_once(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = journal_store(tmp_path)
     j = MappedJournal(tmp_path / "spool")
-    _append(j, _batch(0, 3))
+    _append(j, steps_batch(0, 3))
     assert recover(store, tmp_path / "spool") == 0  # its owner (this process) holds the lock
-    assert _steps(store) == []
+    assert stored_steps(store) == []
     path = j.path
     j.forget()  # as if the process had died: the lock goes with its descriptor
     assert recover(store, tmp_path / "spool") == 1
-    assert _steps(store) == [0, 1, 2]
+    assert stored_steps(store) == [0, 1, 2]
     assert not path.exists()
     assert recover(store, tmp_path / "spool") == 0
 
 
 def test_a_journal_others_can_write_is_never_read(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = journal_store(tmp_path)
     j = MappedJournal(tmp_path / "spool")
-    _append(j, _batch(0, 1))
+    _append(j, steps_batch(0, 1))
     j.forget()
     os.chmod(j.path, 0o666)
     assert recover(store, tmp_path / "spool") == 0
-    assert _steps(store) == []
+    assert stored_steps(store) == []
 
 
 _KILLED = textwrap.dedent("""
@@ -129,8 +112,7 @@ _KILLED = textwrap.dedent("""
 
 
 def test_what_the_caller_journalled_survives_os_exit(tl_dir: Path) -> None:
-    env = {**os.environ, "TUNELOG_DIR": str(tl_dir), "TUNELOG_ENTITY": "tester"}
-    subprocess.run([sys.executable, "-c", _KILLED], env=env, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", _KILLED], env=journal_env(tl_dir), check=True, timeout=60)
     assert list((tl_dir / "spool").glob(f"*{mapped_journal.SUFFIX}"))
     run = tunelog.Api().run("mapped/victim")  # opening the directory replays the journals
     steps = sorted(int(r["_step"]) for r in run.history(keys=["n"]))

@@ -16,35 +16,13 @@ import pytest
 
 import tunelog
 from tunelog import spool
-from tunelog.store import open_store
-from tunelog.store.base import RunEvent, RunKey, RunRecord, SpanRecord, Store, WriteBatch
+from tunelog.store.base import RunEvent, SpanRecord, WriteBatch
 
-KEY = RunKey("tester", "journal", "r1")
-
-
-def _env(tl_dir: Path) -> dict[str, str]:
-    return {**os.environ, "TUNELOG_DIR": str(tl_dir), "TUNELOG_ENTITY": "tester"}
-
-
-def _store(tl_dir: Path) -> Store:
-    tl_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(f"sqlite:///{tl_dir / 'tunelog.db'}")
-    if store.get_run(KEY) is None:
-        store.create_run(RunRecord(KEY, "r1", created_at=1.0, updated_at=1.0))
-    return store
-
-
-def _batch(first: int, n: int) -> WriteBatch:
-    return WriteBatch(steps={KEY: [(s, 1.0 + s, {"loss": 1.0 / (s + 1)}) for s in range(first, first + n)]})
+from .journal_kit import KEY, journal_env, journal_store, steps_batch, stored_steps
 
 
 def _span(span_id: str, inputs: object = None) -> SpanRecord:
     return SpanRecord(span_id, "t" * 32, None, KEY, "step", "chain", 1.0, 2.0, "ok", inputs=inputs)
-
-
-def _history(store: Store) -> list[int]:
-    rows = store.read_history(KEY, ["loss"])
-    return sorted({r.step for r in rows})
 
 
 _KILLED = textwrap.dedent("""
@@ -60,7 +38,7 @@ _KILLED = textwrap.dedent("""
 
 
 def test_a_process_ended_by_os_exit_loses_nothing_it_journalled(tl_dir: Path) -> None:
-    subprocess.run([sys.executable, "-c", _KILLED], env=_env(tl_dir), check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", _KILLED], env=journal_env(tl_dir), check=True, timeout=120)
     r = tunelog.Api().run("journal/victim")  # opening the directory replays the journal
     assert [row["_step"] for row in r.history(keys=["loss"])] == list(range(300))
     assert r.state == "crashed"
@@ -82,40 +60,42 @@ _SIGKILLED = textwrap.dedent("""
 
 def test_sigkill_then_the_next_process_replays(tl_dir: Path) -> None:
     p = subprocess.Popen(
-        [sys.executable, "-c", _SIGKILLED], env=_env(tl_dir), stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _SIGKILLED], env=journal_env(tl_dir), stdout=subprocess.PIPE, text=True
     )
     assert p.stdout is not None and p.stdout.readline().strip() == "logged"
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=30)
     code = "import tunelog; print(len(tunelog.Api().run('journal/victim').history(keys=['loss'])))"
-    out = subprocess.run([sys.executable, "-c", code], env=_env(tl_dir), capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=journal_env(tl_dir), capture_output=True, text=True
+    )
     assert out.stdout.strip() == "200", out.stderr
 
 
 def test_a_normal_exit_leaves_no_journal(tl_dir: Path) -> None:
     code = "import tunelog; run = tunelog.init(project='journal'); run.log({'loss': 1.0})"
-    subprocess.run([sys.executable, "-c", code], env=_env(tl_dir), check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", code], env=journal_env(tl_dir), check=True, timeout=120)
     assert not list((tl_dir / "spool").glob("*.spool"))
 
 
 def test_replay_in_one_transaction_then_the_file_is_gone(tmp_path: Path) -> None:
-    store = _store(tmp_path / "d")
+    store = journal_store(tmp_path / "d")
     s = spool.Spool(tmp_path / "d" / "spool")
-    s.append(_batch(0, 10))
+    s.append(steps_batch(0, 10))
     s.append(WriteBatch(spans=[_span("a1")]))
     path = next((tmp_path / "d" / "spool").glob("*.spool"))
     s.abandon()  # as a dead owner's: unlocked
     assert spool.recover(store, tmp_path / "d" / "spool") == 2
-    assert _history(store) == list(range(10))
+    assert stored_steps(store) == list(range(10))
     assert store.get_span("tester", "journal", "a1") is not None
     assert not path.exists()
 
 
 def test_a_torn_last_record_is_skipped_and_the_rest_replayed(tmp_path: Path) -> None:
-    store = _store(tmp_path / "d")
+    store = journal_store(tmp_path / "d")
     s = spool.Spool(tmp_path / "d" / "spool")
-    s.append(_batch(0, 5))
-    s.append(_batch(5, 5))
+    s.append(steps_batch(0, 5))
+    s.append(steps_batch(5, 5))
     path = next((tmp_path / "d" / "spool").glob("*.spool"))
     s.abandon()
     whole = path.read_bytes()
@@ -124,12 +104,12 @@ def test_a_torn_last_record_is_skipped_and_the_rest_replayed(tmp_path: Path) -> 
     batches, complete = spool.read_batches(path.read_bytes())
     assert len(batches) == 2 and not complete
     spool.recover(store, tmp_path / "d" / "spool")
-    assert _history(store) == list(range(10))
+    assert stored_steps(store) == list(range(10))
 
 
 def test_a_live_journal_is_left_alone(tmp_path: Path) -> None:
     d = tmp_path / "d"
-    store = _store(d)
+    store = journal_store(d)
     holder = textwrap.dedent(f"""
         import sys
         from tunelog.spool import Spool
@@ -149,12 +129,12 @@ def test_a_live_journal_is_left_alone(tmp_path: Path) -> None:
     p.kill()
     p.wait(timeout=30)
     assert spool.recover(store, d / "spool") == 1  # now the owner is gone
-    assert _history(store) == [0]
+    assert stored_steps(store) == [0]
 
 
 def test_two_recoverers_replay_each_journal_once(tmp_path: Path) -> None:
     d = tmp_path / "d"
-    store = _store(d)
+    store = journal_store(d)
     for i in range(6):
         s = spool.Spool(d / "spool")
         s.append(WriteBatch(events={KEY: [RunEvent(1.0, "info", f"e{i}", None, None)]}))
@@ -175,21 +155,21 @@ def test_two_recoverers_replay_each_journal_once(tmp_path: Path) -> None:
 
 def test_a_journal_others_can_write_is_never_read(tmp_path: Path) -> None:
     d = tmp_path / "d"
-    store = _store(d)
+    store = journal_store(d)
     s = spool.Spool(d / "spool")
-    s.append(_batch(0, 3))
+    s.append(steps_batch(0, 3))
     path = next((d / "spool").glob("*.spool"))
     s.abandon()
     path.chmod(0o666)
     assert spool.recover(store, d / "spool") == 0
-    assert path.exists() and _history(store) == []
+    assert path.exists() and stored_steps(store) == []
 
 
 def test_a_record_tunelog_did_not_write_is_refused_and_set_aside(tmp_path: Path) -> None:
     d = tmp_path / "d"
-    store = _store(d)
+    store = journal_store(d)
     good = spool.Spool(d / "spool")
-    good.append(_batch(0, 2))
+    good.append(steps_batch(0, 2))
     good.abandon()
     bad = d / "spool" / "0-bad.spool"
     payload = b"[99, [], [], [], [], []]"  # a format this tunelog does not know
@@ -197,7 +177,7 @@ def test_a_record_tunelog_did_not_write_is_refused_and_set_aside(tmp_path: Path)
     bad.chmod(0o600)
     with pytest.raises(spool.JournalError, match="format 99"):
         spool.recover(store, d / "spool")
-    assert _history(store) == [0, 1]  # the good one was still replayed
+    assert stored_steps(store) == [0, 1]  # the good one was still replayed
     assert (d / "spool" / "0-bad.unreadable").exists()
     assert spool.recover(store, d / "spool") == 0  # set aside: not tried again
 
@@ -227,7 +207,7 @@ def test_values_json_cannot_hold_are_journalled_as_the_store_writes_them(tmp_pat
             return 0.5
 
     d = tmp_path / "d"
-    store = _store(d)
+    store = journal_store(d)
     s = spool.Spool(d / "spool")
     inputs = {"messages": [Reply(text="hi")], "response_format": Reply, "fn": lambda: 1}
     s.append(WriteBatch(spans=[_span("p1", inputs)], steps={KEY: [(0, 1.0, {"loss": Scalar()})]}))
@@ -239,20 +219,20 @@ def test_values_json_cannot_hold_are_journalled_as_the_store_writes_them(tmp_pat
         span.inputs["response_format"]
         == "test_values_json_cannot_hold_are_journalled_as_the_store_writes_them.<locals>.Reply"
     )
-    assert _history(store) == [0] and store.read_history(KEY, ["loss"])[0].value == 0.5
+    assert stored_steps(store) == [0] and store.read_history(KEY, ["loss"])[0].value == 0.5
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
 def test_a_forked_child_journals_to_a_file_of_its_own(tmp_path: Path) -> None:
     d = tmp_path / "d"
-    store = _store(d)
+    store = journal_store(d)
     s = spool.Spool(d / "spool")
-    s.append(_batch(0, 2))
+    s.append(steps_batch(0, 2))
     pid = os.fork()
     parent_fd = s._fd
     if pid == 0:  # the child: its own file; the parent's stays as it is
         try:
-            s.append(_batch(2, 2))
+            s.append(steps_batch(2, 2))
             # ...and it no longer holds the parent's descriptor: were the parent to die first, its
             # journal would look alive (locked) for as long as the child lived.
             try:
@@ -267,17 +247,17 @@ def test_a_forked_child_journals_to_a_file_of_its_own(tmp_path: Path) -> None:
     files = sorted((d / "spool").glob("*.spool"))
     assert len(files) == 2
     assert spool.recover(store, d / "spool") == 1  # the child's (dead); the parent's is locked
-    assert _history(store) == [2, 3]
+    assert stored_steps(store) == [2, 3]
     s.abandon()
     assert spool.recover(store, d / "spool") == 1
-    assert _history(store) == [0, 1, 2, 3]
+    assert stored_steps(store) == [0, 1, 2, 3]
 
 
 def test_what_the_store_refuses_is_left_journalled_for_the_next_process(tmp_path: Path) -> None:
     from tunelog.writer import FailureCounter, Writer
 
     d = tmp_path / "d"
-    store = _store(d)
+    store = journal_store(d)
     store.close()  # every commit now fails: big drains, held batches and the flush's batch alike
     writer = Writer(store, FailureCounter(), journal_dir=d / "spool")
     for step in range(3000):
@@ -285,5 +265,5 @@ def test_what_the_store_refuses_is_left_journalled_for_the_next_process(tmp_path
     writer.flush(30)
     writer.close(30)
     assert writer.failures.count >= 1
-    assert spool.recover(_store(d), d / "spool") >= 1
-    assert _history(_store(d)) == list(range(3000))
+    assert spool.recover(journal_store(d), d / "spool") >= 1
+    assert stored_steps(journal_store(d)) == list(range(3000))

@@ -178,9 +178,10 @@ class Writer:
         return True
 
     def build(self, fn: Callable[[WriteBatch], None]) -> bool:
-        """Queue ``fn``, called on the writer thread with the batch being built, to add what it
-        records (spans, history steps) to it: one queue item however many rows it becomes. Returns
-        False, dropping it, only when the queue is past its bound."""
+        """Queue ``fn``, called with the batch being built to add what it records (spans, history
+        steps) to it: one queue item however many rows it becomes. With a mapped journal, every
+        sixth call runs the queued ones on the caller's thread (:meth:`_build_here`); else the
+        writer thread does. Returns False, dropping it, only when the queue is past its bound."""
         q = self._q
         if len(q) >= self._max_pending:
             return False
@@ -189,21 +190,8 @@ class Writer:
             n = self._unbuilt = self._unbuilt + 1  # about: two threads may count one call once
             if n == 1:
                 self._first_ns = _now_ns()
-            elif (
-                n >= _BUILD_HERE_AT
-                and (n >= _BUILD_HERE_MAX or _now_ns() - self._first_ns > _BUILD_HERE_AFTER_NS)
-                # Taken by the writer (or another caller) building: leave the calls to it, unless
-                # twice as many wait, when the holder was cut off by the GIL: wait for it, briefly.
-                and (
-                    self._building.acquire(blocking=False)
-                    if n < 2 * _BUILD_HERE_AT
-                    else self._building.acquire(timeout=_MAX_HAND_OVER_S)
-                )
-            ):
-                try:
-                    self._build_here()
-                finally:
-                    self._building.release()
+            elif n >= _BUILD_HERE_AT:
+                self._build_if_due(n)
             if self._inline:
                 self._keep_committing()
                 return True
@@ -217,6 +205,18 @@ class Writer:
         elif len(q) >= _HAND_OVER_AT and _now_ns() - self._woken_ns > _STARVED_NS:
             self._hand_over(len(q))
         return True
+
+    def _build_if_due(self, n: int) -> None:
+        if n < _BUILD_HERE_MAX and _now_ns() - self._first_ns <= _BUILD_HERE_AFTER_NS:
+            return
+        # Taken by the writer (or another caller) building: leave the calls to it, unless twice as
+        # many wait, when the holder was cut off by the GIL: wait for it, briefly.
+        lock = self._building
+        if lock.acquire(blocking=False) if n < 2 * _BUILD_HERE_AT else lock.acquire(timeout=_MAX_HAND_OVER_S):
+            try:
+                self._build_here()
+            finally:
+                lock.release()
 
     def _build_here(self) -> None:
         """On the caller's thread, every few recorded calls: build what is queued into a batch,
@@ -233,13 +233,10 @@ class Writer:
         keep = []  # anything else (a flush marker, a metric, an event) stays, in order, the writer's
         for _ in range(len(q)):
             item = q.popleft()
-            if item[0] != _BUILD:
+            if item[0] == _BUILD:
+                self._run_builder(item[1], batch)
+            else:
                 keep.append(item)
-                continue
-            try:
-                item[1](batch)
-            except Exception as exc:
-                self.failures.record("building a span", exc)
         if keep:
             q.extendleft(reversed(keep))
         self._add_source_updates(batch)
@@ -453,10 +450,7 @@ class Writer:
                 out.append((step, t, values))
                 rows += len(values)
             elif kind == _BUILD:
-                try:
-                    item[1](batch)
-                except Exception as exc:
-                    self.failures.record("building a span", exc)
+                self._run_builder(item[1], batch)
                 rows += 1
             elif kind == _SPAN:
                 span = item[1]
@@ -480,6 +474,12 @@ class Writer:
                 waiters.append(item[1])
                 break  # commit what came before the flush marker, then release its waiter
         return rows
+
+    def _run_builder(self, fn: Callable[[WriteBatch], None], batch: WriteBatch) -> None:
+        try:
+            fn(batch)
+        except Exception as exc:
+            self.failures.record("building a span", exc)
 
     def _settle(self, batch: WriteBatch, rows: int, *, force: bool) -> None:
         """Journal ``batch`` and hold it, or commit it with everything held."""
