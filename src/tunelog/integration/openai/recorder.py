@@ -2,10 +2,10 @@
 
 A :class:`Call` holds what the patched method saw (the resource, the keyword arguments, the result
 or exception, ``perf_counter_ns`` readings) and is queued to the run's writer as a thunk that builds
-its span (:mod:`~tunelog.integration.openai.spans_openai`). Every sixth call the caller's thread runs
-the queued thunks itself and journals their batch through a memory map, no system call (see
-:meth:`tunelog.writer.Writer.build`); the other calls only queue. No call takes a lock the writer
-holds while it writes.
+its span (:mod:`~tunelog.integration.openai.spans_openai`). Once five are queued, the next call, as it
+starts, runs the queued thunks on the caller's thread and journals their batch through a memory map,
+no system call (see :meth:`tunelog.writer.Writer.build_due`); the other calls only queue. No call
+takes a lock the writer holds while it writes.
 
 Nothing here raises into the caller: every step is guarded, and failures are counted and logged once.
 """
@@ -111,6 +111,7 @@ class Recorder:
             if run is None:
                 where = tracing.sink_run()
                 run = where if where is not None else self.run
+            run.writer.build_due()
             return Call(self, endpoint, resource, kwargs, parent, run)
         except Exception as exc:
             self.fail("starting to record an OpenAI call", exc)
