@@ -9,8 +9,8 @@ calls with recording off and on interleaved, in four set-ups of tunelog's writer
   2026-12-05), but takes them off the queue and does nothing else: the cost of the wake-ups alone
   (thread switches, the GIL changing hands, caches the other thread touched);
 * ``woken every 4 calls``: that design, doing its work (building, journalling, committing);
-* ``as shipped``: tunelog as it is: every sixth call builds and journals the calls queued so far on
-  the caller's thread (see ``tunelog.mapped_journal``), the writer only commits.
+* ``as shipped``: tunelog as it is: once five calls are queued, the next one, as it starts, builds
+  and journals them on the caller's thread (see ``tunelog.mapped_journal``), the writer only commits.
 
 Reported per set-up: the caller's p50 added (median over blocks), and the CPU time per call of the
 caller's thread and of the writer's thread, the flush after each block included (Linux
