@@ -7,6 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import tunelog
@@ -93,6 +96,30 @@ def test_a_journal_others_can_write_is_never_read(tmp_path: Path) -> None:
     os.chmod(j.path, 0o666)
     assert recover(store, tmp_path / "spool") == 0
     assert stored_steps(store) == []
+
+
+def test_queued_calls_are_built_on_the_caller_s_thread_as_the_next_call_starts(tl_dir: Path) -> None:
+    run = tunelog.init(project="mapped", id="starts")
+    writer = run.writer
+    here = threading.current_thread()
+    ran: list[tuple[int, threading.Thread]] = []
+
+    def make(step: int) -> Callable[[WriteBatch], None]:  # what a recorded call queues
+        def fn(batch: WriteBatch) -> None:
+            ran.append((step, threading.current_thread()))
+            batch.steps.setdefault(run.key, []).append((step, 1.0, {"n": step}))
+
+        return fn
+
+    tunelog.flush()  # the writer has just drained: it is not woken again for a tenth of a second
+    for step in range(5):
+        writer.build(make(step))
+        time.sleep(0.0005)
+    assert not [s for s, thread in ran if thread is here]  # queueing a call builds nothing
+    writer.build_due()  # the sixth call starts: the five queued are built here, in order
+    assert [s for s, thread in ran if thread is here] == list(range(5))
+    run.finish()
+    assert [int(r["n"]) for r in tunelog.Api().run("mapped/starts").history(keys=["n"])] == list(range(5))
 
 
 _KILLED = textwrap.dedent("""
