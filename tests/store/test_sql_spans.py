@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from tests.store.store_helpers import make_run
 from tunelog.store.base import RunEvent, RunKey, SpanQuery, SpanRecord, WriteBatch
 from tunelog.store.sql import SQLStore
@@ -47,6 +49,22 @@ def test_spans_round_trip_and_replace_by_id(store: SQLStore) -> None:
     assert store.get_span("e", "p", "s001") == done
     assert store.get_span("e", "other", "s001") is None
     assert store.count_spans("e", "p", SpanQuery()) == 1
+
+
+def test_values_the_fast_encoder_refuses_are_stored_all_the_same(store: SQLStore) -> None:
+    key = make_run(store)
+    odd = span(
+        key, 1, inputs={"seed": 1 << 70, "note": "lone \ud800", 3: "int key"},
+        attributes=MappingProxyType({"a": 1}), outputs={"score": float("nan")},
+        error={"type": "X", "message": "m"},
+    )  # fmt: skip
+    plain = span(key, 2)
+    store.write(WriteBatch(spans=[odd, plain]))
+    got = store.get_span("e", "p", "s001")
+    assert got is not None
+    assert got.inputs == {"seed": 1 << 70, "note": "lone \ud800", "3": "int key"}
+    assert got.attributes == {"a": 1} and got.outputs == {"score": None} and got.error == odd.error
+    assert store.get_span("e", "p", "s002") == plain
 
 
 def test_span_queries_and_keyset_paging(store: SQLStore) -> None:

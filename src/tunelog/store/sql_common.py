@@ -7,6 +7,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any, TypeVar
 
 from tunelog.errors import ReferenceNotFound
@@ -32,11 +33,16 @@ def dumps(value: Any) -> str:
             text = _dumps(_finite(value))
         except (ValueError, RecursionError):
             text = _dumps(repr(value))
+    return storable(text)
+
+
+def storable(text: str) -> str:
+    """JSON ``text`` as SQLite can store it: a lone surrogate (not UTF-8) only in escaped form."""
     if not text.isascii():
         try:
             text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: only the escaped form can be stored
-            text = json.dumps(json.loads(text), separators=(",", ":"))
+        except UnicodeEncodeError:
+            return json.dumps(json.loads(text), separators=(",", ":"))
     return text
 
 
@@ -100,7 +106,7 @@ def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any
     while i < n:
         size = min(_ROWS_PER_STATEMENT, 1 << ((n - i).bit_length() - 1))
         part = rows[i : i + size]
-        conn.execute(_values_sql(head, tail, width, size), [v for r in part for v in r])
+        conn.execute(_values_sql(head, tail, width, size), list(chain.from_iterable(part)))
         i += size
 
 
