@@ -138,7 +138,7 @@ def write_spans(conn: sqlite3.Connection, pk_of: RunPks, spans: Sequence[SpanRec
         try:  # the usual span, encoded without a call per column (~1.5 µs of a recorded call's commit)
             if fast is None:
                 raise TypeError
-            columns = (
+            columns: tuple[str | None, ...] = (
                 fast(s.inputs).decode() if s.inputs is not None else None,
                 fast(s.outputs).decode() if s.outputs is not None else None,
                 fast(attrs).decode(),
