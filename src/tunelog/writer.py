@@ -13,8 +13,8 @@ committed as it is drained. A normal exit loses nothing (``flush`` is called at 
 
 Recorded OpenAI calls (:meth:`Writer.build`) go another way where the data directory allows: once
 five are queued, the next call, as it starts, builds them into a batch on the caller's thread and
-journals it itself through a memory map (:mod:`tunelog.mapped_journal`), and the writer, woken once per commit
-interval, only commits such batches: waking a thread every few calls cost the caller more.
+journals it itself through a memory map (:mod:`tunelog.mapped_journal`), and the writer, woken once
+per commit interval, only commits such batches: waking a thread every few calls cost the caller more.
 
 Nothing here raises into the caller: a failed commit is retried, then counted and reported once
 through :mod:`logging`; what it held is left journalled for the next process to replay.
@@ -63,11 +63,11 @@ _HAND_OVER_PER_ITEM_S = 100e-6  # the most the caller waits per item (the writer
 _MAX_HAND_OVER_S = 0.005
 #: With a mapped journal (see ``Writer._build_here``): the caller's thread builds and journals the
 #: recorded calls itself, as the next call starts, once this many are queued (so a kill loses at
-#: most that many) and the first
-#: of them waited a millisecond (so a caller recording calls faster, in a tight loop, builds them in
-#: bigger, cheaper batches: still at most a millisecond's worth at risk), or once the second figure
-#: are queued. The writer only commits, once per commit interval; a writer that has not started on
-#: that half a millisecond after being woken is handed the GIL, for at most the last figure.
+#: most that many) and the first of them waited a millisecond (so a caller recording calls faster,
+#: in a tight loop, builds them in bigger, cheaper batches: still at most a millisecond's worth at
+#: risk), or once the second figure are queued. The writer only commits, once per commit interval;
+#: a writer that has not started on that half a millisecond after being woken is handed the GIL,
+#: for at most the last figure.
 _BUILD_HERE_AT = 5
 _BUILD_HERE_AFTER_NS = 1_000_000
 _BUILD_HERE_MAX = 500
