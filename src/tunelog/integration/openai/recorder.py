@@ -229,7 +229,7 @@ class Call:
         self.kwargs = kwargs
         self.send_kwargs = kwargs
         self.injected_usage = False
-        if recorder.wants_usage(endpoint, resource, kwargs):
+        if kwargs.get("stream") and recorder.wants_usage(endpoint, resource, kwargs):
             self._inject_usage()
         self.t0 = _now()
 
