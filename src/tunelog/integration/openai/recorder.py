@@ -296,7 +296,7 @@ class Call:
         if self._done:
             return
         self._done = True
-        # One queue item: the span and its history row are both made on the writer thread.
+        # One queue item: the span and its history row are made later, both at once (see Writer.build).
         if self.run.writer.build(self._record):
             self.recorder.counters.add_recorded()
         else:
