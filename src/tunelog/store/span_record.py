@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class SpanRecord:
     """One recorded call or user step (see SPEC.md: span). Times are UNIX seconds with sub-ms
-    precision; ``inputs``/``outputs``/``attributes`` are JSON values."""
+    precision; ``inputs``/``outputs``/``attributes`` are JSON values (between an autologged call's
+    building and its commit, ``inputs`` and ``outputs`` are held encoded: see ``json_columns``)."""
 
     span_id: str
     trace_id: str

@@ -8,13 +8,13 @@ cursor and the limit (it answers "how many in all").
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunelog.store.base import RunEvent, RunKey, SpanQuery
+from tunelog.store.json_columns import default, fast_dumps
 from tunelog.store.sql_common import dumps, insert_rows, run_pk, storable
 from tunelog.store.sqlite_conn import Connections
 
@@ -48,49 +48,15 @@ RunPks = Callable[[RunKey], "int | None"]
 
 # One encoder for every span column (``json.dumps`` with options builds a new one per call, which
 # costs as much as encoding a small span); the same options as ``dumps``, which handles the rare
-# value this one rejects (a non-finite float, a cycle).
-_MAX_REPR = 2000
-
-
-def _default(value: Any) -> Any:
-    """What JSON cannot encode by itself: models dumped, sets listed, types named, the rest repr'd
-    (so callers may hand over request values as they are; see ``tracing.to_json``)."""
-    if isinstance(value, type):
-        return value.__qualname__
-    dump = getattr(value, "model_dump", None)
-    if dump is not None and callable(dump):
-        try:
-            return dump(mode="json", exclude_unset=True, warnings=False)
-        except Exception:  # a model that will not dump is recorded by its repr
-            return repr(value)[:_MAX_REPR]
-    if isinstance(value, set | frozenset):
-        return list(value)
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    return repr(value)[:_MAX_REPR]
-
-
-_encode = json.JSONEncoder(
-    separators=(",", ":"), allow_nan=False, default=_default, ensure_ascii=False
-).encode
-
-
-@functools.cache
-def _fast_dumps() -> Callable[[Any], bytes] | None:
-    """orjson (with tunelog[openai]) encodes a span's columns several times faster; imported at the
-    first span rather than with the store, since loading it costs every ``init()`` ~5 ms."""
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover
-        return None
-    # NaN becomes null, as ``dumps`` does; keys that are not strings become strings, as json's do.
-    return functools.partial(orjson.dumps, default=_default, option=orjson.OPT_NON_STR_KEYS)
+# value this one rejects (a non-finite float, a cycle). orjson's, when installed, comes first
+# (json_columns.fast_dumps).
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=default, ensure_ascii=False).encode
 
 
 def _json_or_null(value: Any) -> str | None:
     if value is None:
         return None
-    fast = _fast_dumps()
+    fast = fast_dumps()
     if fast is not None:
         try:
             return fast(value).decode()
@@ -125,7 +91,7 @@ def write_spans(conn: sqlite3.Connection, pk_of: RunPks, spans: Sequence[SpanRec
     """Insert (or replace, by span id) spans; return how many had no run to go to."""
     rows, dropped = [], 0
     enc = _json_or_null
-    fast = _fast_dumps()
+    fast = fast_dumps()
     for s in spans:
         pk = pk_of(s.run)
         if pk is None:

@@ -1,4 +1,4 @@
-"""Turning a recorded OpenAI call into a span, on the writer thread.
+"""Turning a recorded OpenAI call into a span (on the thread that builds it: see ``recorder``).
 
 Reads the request's keyword arguments and the SDK's response (a pydantic model, a raw HTTP response,
 streamed chunks, or openai 0.28's dicts), and produces the :class:`~tunelog.store.base.SpanRecord`,
@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tunelog import tracing
 from tunelog.integration.openai import assemble
 from tunelog.store.base import SpanRecord
+from tunelog.store.json_columns import encoded
 
 if TYPE_CHECKING:
     from tunelog.integration.openai.recorder import Call
@@ -83,6 +85,7 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
     if not opts.capture_content:
         outputs = assemble.strip_content(outputs)
     parent = call.parent
+    redact = opts.redact
     span = SpanRecord(
         span_id=tracing.new_span_id(),
         trace_id=parent.trace_id if parent is not None else tracing.new_trace_id(),
@@ -94,17 +97,22 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
         end_time=tracing.wall(call.t1),
         status=call.status,
         model=returned_model or requested,
-        inputs=params,
-        outputs=outputs,
+        # Encoded now, not at the commit: a request and a response held as dicts and lists until
+        # then would make the garbage collector's full collections frequent (see json_columns).
+        inputs=params if redact is not None else encoded(params),
+        outputs=outputs if redact is not None else encoded(outputs),
         attributes=attributes,
         usage=usage,
         cost_usd=cost,
         error=error,
     )
     _account(call, row, usage, cost, attributes)
-    if opts.redact is not None:
-        return opts.redact(span)
-    return span
+    if redact is None:
+        return span
+    kept = redact(span)  # handed plain values, as the span's readers get them
+    if kept is None:
+        return None
+    return replace(kept, inputs=encoded(kept.inputs), outputs=encoded(kept.outputs))
 
 
 _PLAIN = (str, int, float, bool, type(None))
