@@ -25,6 +25,7 @@ from tunelog import tracing
 from tunelog.failure_counter import FailureCounter
 from tunelog.integration.openai import streams
 from tunelog.integration.openai.pricing import PriceBook
+from tunelog.integration.openai.spans_openai import build_span
 
 if TYPE_CHECKING:
     from tunelog.runs import Run
@@ -304,8 +305,6 @@ class Call:
 
     # -- building, one thread at a time (the writer's building lock) -----------------------------------------
     def _record(self, batch: WriteBatch) -> None:
-        from tunelog.integration.openai.spans_openai import build_span
-
         rec = self.recorder
         run = self.run
         row: dict[str, Any] = {}
