@@ -3,12 +3,12 @@
 Every JSON column of a span is encoded with one function (:func:`fast_dumps`, orjson when it is
 installed, as it is with ``tunelog[openai]``) and one ``default`` for what JSON cannot hold. The
 autolog builder encodes a call's request and response right away (:func:`encoded`) and keeps the
-bytes, as an ``orjson.Fragment``, until the store writes them. Why: a built span waits for its
+JSON text, as an ``orjson.Fragment``, until the store writes it. Why: a built span waits for its
 commit (a tenth of a second; longer while a caller that never waits starves the writer of the GIL),
 and its request and response as dicts and lists are several objects per call that live long enough
 for the garbage collector to move them to its oldest generation; enough of those make it run a full
 collection, which in a process that has imported openai walks its pydantic schemas (~40 ms, most of
-it not tunelog's). Fragments are bytes, which the collector never walks. Orjson (and so the store's
+it not tunelog's). A fragment holds text, which the collector never walks. Orjson (and so the store's
 writer and the journal) writes a fragment's JSON as it is; anything else that needs the value reads
 it back with :func:`plain`.
 """
@@ -75,7 +75,9 @@ def encoded(value: Any) -> Any:
     if fast is None or fragment is None:
         return value
     try:
-        return fragment(fast(value))
+        # As text: orjson's bytes keep the 4 KiB buffer they were written in (its allocation is
+        # never shrunk), which a backlog of held calls would multiply; a str is allocated to size.
+        return fragment(fast(value).decode())
     except TypeError:
         return value
 
