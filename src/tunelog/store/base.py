@@ -254,7 +254,10 @@ class Store(Protocol):
 
     # -- history ----------------------------------------------------------------------------------
     def write(self, batch: WriteBatch) -> None:
-        """Commit history rows (upserting on (run, step, key)) and run updates in one transaction."""
+        """Commit history rows (upserting on (run, step, key)) and run updates in one transaction.
+
+        A span's ``inputs`` and ``outputs`` may arrive encoded (``json_columns.encoded``): a store
+        writes such a field's JSON as it is, or reads it back with ``json_columns.plain``."""
         ...
 
     def read_history(
