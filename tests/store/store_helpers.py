@@ -7,7 +7,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tunelog.store.base import HistoryRow, ManifestEntry, NewVersion, RunKey, RunRecord, Store, WriteBatch
+from tunelog.store.base import (
+    HistoryRow,
+    ManifestEntry,
+    NewVersion,
+    RunKey,
+    RunRecord,
+    SpanRecord,
+    Store,
+    WriteBatch,
+)
 from tunelog.store.sql import SQLStore
 
 
@@ -19,6 +28,18 @@ def make_run(
     values.update(fields)
     store.create_run(RunRecord(key, **values))
     return key
+
+
+def span(run: RunKey, i: int, **fields: object) -> SpanRecord:
+    values: dict[str, object] = {
+        "span_id": f"s{i:03d}", "trace_id": f"t{i // 2}", "parent_id": None, "run": run,
+        "name": "chat.completions.create", "kind": "llm", "start_time": 100.0 + i, "end_time": 100.5 + i,
+        "status": "ok", "model": "gpt-4o-mini", "outputs": {"content": "hello"},
+        "inputs": {"messages": [{"role": "user", "content": f"hi {i}"}]},
+        "usage": {"total_tokens": 7}, "cost_usd": 0.001,
+    }  # fmt: skip
+    values.update(fields)
+    return SpanRecord(**values)  # type: ignore[arg-type]
 
 
 def new_version(name: str = "data", digest: str = "d0", files: int = 1, **fields: Any) -> NewVersion:

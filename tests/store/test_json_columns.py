@@ -9,8 +9,7 @@ import tracemalloc
 
 import pydantic
 
-from tests.store.store_helpers import make_run
-from tests.store.test_sql_spans import span
+from tests.store.store_helpers import make_run, span
 from tunelog import spool
 from tunelog.store.base import WriteBatch
 from tunelog.store.json_columns import default, encoded, plain

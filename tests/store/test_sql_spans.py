@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from tests.store.store_helpers import make_run
-from tunelog.store.base import RunEvent, RunKey, SpanQuery, SpanRecord, WriteBatch
+from tests.store.store_helpers import make_run, span
+from tunelog.store.base import RunEvent, RunKey, SpanQuery, WriteBatch
 from tunelog.store.sql import SQLStore
-
-
-def span(run: RunKey, i: int, **fields: object) -> SpanRecord:
-    values: dict[str, object] = {
-        "span_id": f"s{i:03d}", "trace_id": f"t{i // 2}", "parent_id": None, "run": run,
-        "name": "chat.completions.create", "kind": "llm", "start_time": 100.0 + i, "end_time": 100.5 + i,
-        "status": "ok", "model": "gpt-4o-mini", "outputs": {"content": "hello"},
-        "inputs": {"messages": [{"role": "user", "content": f"hi {i}"}]},
-        "usage": {"total_tokens": 7}, "cost_usd": 0.001,
-    }  # fmt: skip
-    values.update(fields)
-    return SpanRecord(**values)  # type: ignore[arg-type]
 
 
 def test_events_are_ordered_and_idempotent_by_source_id(store: SQLStore) -> None:

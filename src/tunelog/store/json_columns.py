@@ -64,22 +64,31 @@ def _fragment_type() -> type[Any] | None:
     return Fragment  # type: ignore[no-any-return]
 
 
+@functools.cache
+def _encoder() -> Callable[[Any], Any] | None:
+    """What :func:`encoded` does, resolved once (it runs twice for every recorded call)."""
+    fast, fragment = fast_dumps(), _fragment_type()
+    if fast is None or fragment is None:
+        return None
+
+    def encode(value: Any) -> Any:
+        try:
+            # As text: orjson's bytes keep the 4 KiB buffer they were written in (its allocation
+            # is never shrunk), which a backlog of held calls would multiply; a str is allocated
+            # to size.
+            return fragment(fast(value).decode())
+        except TypeError:
+            return value
+
+    return encode
+
+
 def encoded(value: Any) -> Any:
     """``value`` encoded now, as the store will write it (an ``orjson.Fragment``); ``value`` itself
     if it is None, if orjson is not installed, or if orjson refuses it (an integer past 64 bits, a
     lone surrogate: the store then encodes it its own way)."""
-    if value is None:
-        return None
-    fast = fast_dumps()
-    fragment = _fragment_type()
-    if fast is None or fragment is None:
-        return value
-    try:
-        # As text: orjson's bytes keep the 4 KiB buffer they were written in (its allocation is
-        # never shrunk), which a backlog of held calls would multiply; a str is allocated to size.
-        return fragment(fast(value).decode())
-    except TypeError:
-        return value
+    encode = _encoder()
+    return value if value is None or encode is None else encode(value)
 
 
 def plain(value: Any) -> Any:
