@@ -16,6 +16,7 @@ MODULES = [
     "bench.finetune_bench",
     "bench.autolog_bench",
     "bench.autolog_floor",
+    "bench.autolog_loopback",
     "bench.ui_bench",
 ]
 
