@@ -25,6 +25,12 @@ def _append(journal: MappedJournal, batch: WriteBatch) -> None:
         assert journal.append_batch(batch)
 
 
+def _batch(payload: bytes) -> WriteBatch:
+    """A batch record's payload: tag, the calls it covers, the batch as tunelog.spool encodes it."""
+    assert payload[:1] == b"B"
+    return spool.decode(payload[9:])
+
+
 def test_records_read_back_in_order_across_a_swap_and_a_released_half_is_not(tmp_path: Path) -> None:
     j = MappedJournal(tmp_path / "spool")
     _append(j, steps_batch(0, 2))
@@ -32,10 +38,10 @@ def test_records_read_back_in_order_across_a_swap_and_a_released_half_is_not(tmp
         old = j.rotate()
     _append(j, steps_batch(2, 2))
     data = j.path.read_bytes()
-    assert [spool.decode(p).steps[KEY][0][0] for p in read_records(data)] == [0, 2]
+    assert [_batch(p).steps[KEY][0][0] for p in read_records(data)] == [0, 2]
     assert old is not None
     j.release(old)  # committed: its records are never read again
-    assert [spool.decode(p).steps[KEY][0][0] for p in read_records(j.path.read_bytes())] == [2]
+    assert [_batch(p).steps[KEY][0][0] for p in read_records(j.path.read_bytes())] == [2]
     j.close()
     assert not j.path.exists()
 
@@ -50,7 +56,7 @@ def test_records_left_from_a_half_s_earlier_use_are_not_read(tmp_path: Path) -> 
     with j.lock:
         j.release(j.rotate() or 0)
     _append(j, steps_batch(200, 1))  # half 0 again: only this one, not the ten before it
-    got = [spool.decode(p).steps[KEY][0][0] for p in read_records(j.path.read_bytes())]
+    got = [_batch(p).steps[KEY][0][0] for p in read_records(j.path.read_bytes())]
     assert got == [200]
     j.close()
 
@@ -69,8 +75,8 @@ def test_a_torn_record_ends_the_half(tmp_path: Path) -> None:
 def test_a_full_half_refuses_the_record(tmp_path: Path) -> None:
     j = MappedJournal(tmp_path / "spool")
     with j.lock:
-        assert not j.append(b"x" * HALF)
-        assert j.append(b'["ok"]')
+        assert not j.append((b"x" * HALF,))
+        assert j.append((b'["ok"]',))
     j.close()
 
 

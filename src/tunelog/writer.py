@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # the dataclass module costs every first init() several ms; s
     from tunelog.spool import Spool
     from tunelog.store.span_record import SpanRecord
 
-_LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN, _BUILD = 0, 1, 2, 3, 4, 5, 6
+_LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN, _BUILD, _BUILD_JOURNALLED = 0, 1, 2, 3, 4, 5, 6, 7
 _MAX_ROWS_PER_COMMIT = 100_000
 #: With a journal: commit what is held at most this often, or once it holds this many rows.
 _COMMIT_INTERVAL_S = 0.1
@@ -71,6 +71,10 @@ _MAX_HAND_OVER_S = 0.005
 _BUILD_HERE_AT = 5
 _BUILD_HERE_AFTER_NS = 1_000_000
 _BUILD_HERE_MAX = 500
+#: Calls journalled as they are queued (:meth:`Writer.build_journalled`) are safe from a kill
+#: already: built this many at a time, which costs a call less than building every few (the
+#: building call pays more, the others less: the calls held meanwhile are a few bytes each).
+_BUILD_JOURNALLED_AT = 100
 _COMMIT_INTERVAL_NS = int(_COMMIT_INTERVAL_S * 1e9)
 _MAX_COMMIT_HAND_OVER_S = 0.02
 
@@ -130,7 +134,10 @@ class Writer:
         self._prebuilt: deque[WriteBatch] = deque()
         self._building = threading.Lock()
         self._first_ns = 0  # when the oldest call queued was (with a mapped journal)
-        self._unbuilt = 0  # calls queued since the queue was last built
+        self._unbuilt = 0  # calls queued since the queue was last built, not journalled
+        # Calls journalled as they were queued (build_journalled): numbered, and counted until built.
+        self._call_seq = 0
+        self._journalled = 0
         # Between being woken and finishing a drain; a caller waits for the writer (see
         # _keep_committing) at most once a drain, so a slow one (a locked store) never holds it up.
         self._busy = False
@@ -205,19 +212,66 @@ class Writer:
             self._hand_over(len(q))
         return True
 
+    def build_journalled(self, fn: Callable[[WriteBatch], None], kind: bytes, record: bytes) -> bool:
+        """:meth:`build`, for a call whose ``record`` (bytes that whoever
+        :data:`tunelog.mapped_journal.CALL_KINDS` names for ``kind`` can turn into what ``fn``
+        adds) is copied into the mapped journal as it is queued: a kill loses nothing of it, and
+        such calls are built a hundred at a time. Falls back to :meth:`build` without a mapped
+        journal, or when it is full. Returns False, dropping it, only when the queue is past its
+        bound."""
+        mapped = self._mapped
+        if mapped is None or not self._inline or self._closed:
+            if not self._inline or self._closed:
+                return self.build(fn)
+            with self._building:
+                mapped = self._mapped if self._mapped is not None else self._open_mapped()
+            if mapped is None:
+                return self.build(fn)
+        q = self._q
+        if len(q) >= self._max_pending:
+            return False
+        # One lock for the record and the queue: whoever builds or rotates the journal (holding it)
+        # sees a call journalled only with the call queued, in the order of their numbers. Once a
+        # call: measured, a copy on every call costs the median call less than copies of several
+        # every few calls.
+        lock = self._building
+        lock.acquire()
+        try:
+            seq = self._call_seq + 1
+            if mapped.append_call(seq, kind, record):
+                self._call_seq = seq
+                q.append((_BUILD_JOURNALLED, fn))
+            else:
+                seq = 0
+        finally:
+            lock.release()
+        if not seq:
+            return self.build(fn)
+        n = self._journalled = self._journalled + 1
+        if n == 1:
+            self._keep_committing()
+        return True
+
     def build_due(self) -> None:
-        """Called as a recorded call starts: with a mapped journal, once five calls are queued, the
-        caller's thread builds and journals them now (:meth:`_build_here`). At the start of a call,
-        not the end of the last: building evicts the SDK's code and data from the CPU's caches, and
-        the call that builds then pays for that itself; built at the end, the next call did (the
-        median call paid ~10 µs more, measured). Also wakes the writer once per commit interval."""
+        """Called as a recorded call starts: with a mapped journal, once five calls are queued
+        (not journalled as they were: :meth:`build_journalled`), or a hundred that were, the
+        caller's thread builds and journals them now (:meth:`_build_here`). At the start of a
+        call, not the end of the last: building evicts the SDK's code and data from the CPU's
+        caches, and the call that builds then pays for that itself; built at the end, the next call
+        did (the median call paid ~10 µs more, measured). Also wakes the writer once per commit
+        interval."""
         n = self._unbuilt
-        if n >= _BUILD_HERE_AT and self._inline and not self._closed:
+        due = n >= _BUILD_HERE_AT or self._journalled >= _BUILD_JOURNALLED_AT
+        if due and self._inline and not self._closed:
             self._build_if_due(n)
             self._keep_committing()
 
     def _build_if_due(self, n: int) -> None:
-        if n < _BUILD_HERE_MAX and _now_ns() - self._first_ns <= _BUILD_HERE_AFTER_NS:
+        if (
+            n < _BUILD_HERE_MAX
+            and self._journalled < _BUILD_JOURNALLED_AT
+            and _now_ns() - self._first_ns <= _BUILD_HERE_AFTER_NS
+        ):
             return
         # Taken by the writer (or another caller) building: leave the calls to it, unless twice as
         # many wait, when the holder was cut off by the GIL: wait for it, briefly.
@@ -239,19 +293,31 @@ class Writer:
                 return
         q = self._q
         batch = WriteBatch()
-        self._unbuilt = 0
+        self._unbuilt = self._journalled = 0
+        covers = self._call_seq  # every call journalled so far is queued (or built before): built now
         keep = []  # anything else (a flush marker, a metric, an event) stays, in order, the writer's
+        unjournalled = False
         for _ in range(len(q)):
             item = q.popleft()
-            if item[0] == _BUILD:
+            kind = item[0]
+            if kind == _BUILD_JOURNALLED:
                 self._run_builder(item[1], batch)
+            elif kind == _BUILD:
+                self._run_builder(item[1], batch)
+                unjournalled = True
             else:
                 keep.append(item)
         if keep:
             q.extendleft(reversed(keep))
         self._add_source_updates(batch)
+        if not unjournalled:
+            # Every call in it is journalled already, as a record the next process can rebuild it
+            # from (see tunelog.mapped_journal): journalling the batch too would cost the call that
+            # builds it ~1 ms a hundred calls, and as much again in the journal's memory.
+            self._prebuilt.append(batch)
+            return
         try:
-            journalled = mapped.append_batch(batch)
+            journalled = mapped.append_batch(batch, covers)
         except Exception as exc:  # a value JSON cannot hold: the writer commits it as it is
             self.failures.record("journalling metrics and spans", exc)
             journalled = False
@@ -417,7 +483,7 @@ class Writer:
                 while self._prebuilt:
                     batch.extend(self._prebuilt.popleft())
                 rows = self._take(batch, waiters, calls)
-                self._unbuilt = 0
+                self._unbuilt = self._journalled = 0
                 # Under the lock too: summaries are snapshotted in the order their batches commit.
                 self._add_source_updates(batch)
             # Batches callers journalled are committed at once (journalling them again would cost
@@ -459,7 +525,7 @@ class Writer:
                     out = batch.steps[key] = []
                 out.append((step, t, values))
                 rows += len(values)
-            elif kind == _BUILD:
+            elif kind in (_BUILD, _BUILD_JOURNALLED):
                 self._run_builder(item[1], batch)
                 rows += 1
             elif kind == _SPAN:
@@ -481,8 +547,12 @@ class Writer:
             elif kind == _CALL:
                 calls.append((item[1], item[2]))
             else:
+                # A flush: released once what came before it is committed, with what came after
+                # (already queued when the drain began). Taking all of it also means every call
+                # journalled in the half just rotated out is built by this drain, so the half can
+                # be emptied once it commits (past the row cap, a kill in the next drain's few
+                # milliseconds could lose calls journalled there).
                 waiters.append(item[1])
-                break  # commit what came before the flush marker, then release its waiter
         return rows
 
     def _run_builder(self, fn: Callable[[WriteBatch], None], batch: WriteBatch) -> None:

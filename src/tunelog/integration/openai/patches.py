@@ -33,12 +33,15 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from tunelog.integration.openai import call_records
 from tunelog.integration.openai.recorder import Endpoint
 
 if TYPE_CHECKING:
     from tunelog.integration.openai.recorder import Recorder
 
 ORIGINAL = "__tunelog_original__"
+_BASE_CLIENT = "openai._base_client"
+_CAPTURING = call_records.CAPTURING
 _HELPERS = ("with_raw_response", "with_streaming_response")
 #: Classes whose helpers lead to the patched resources' helpers (``client.with_raw_response.chat…``,
 #: ``client.chat.with_raw_response.completions``): theirs are answered by :class:`_Helper` too.
@@ -134,7 +137,7 @@ class Patcher:
             if self._installed or self._hook is not None:
                 return
             later: set[str] = set()
-            for module in dict.fromkeys([t[0] for t in _TARGETS] + [h[0] for h in _HOLDERS]):
+            for module in dict.fromkeys([t[0] for t in _TARGETS] + [h[0] for h in _HOLDERS] + [_BASE_CLIENT]):
                 if module in sys.modules:
                     self._patch_module(module)
                 else:  # one this SDK lacks is never imported, so never patched
@@ -162,9 +165,12 @@ class Patcher:
                     # Async resources' methods return awaitables (not always from an ``async def``).
                     is_async = bool(prefix) or inspect.iscoroutinefunction(original)
                     takes_options = _takes(original, "stream_options")
-                    ep = Endpoint(name, api, kind, is_async, include_usage, takes_options)
+                    journal = method == "create" and api in call_records.APIS
+                    ep = Endpoint(name, api, kind, is_async, include_usage, takes_options, journal=journal)
                     self.patch(cls, method, original, self.wrap(original, ep))
                     self._patch_helpers(cls)
+            if module == _BASE_CLIENT:
+                self._hook_responses()
             for mod, class_names in _HOLDERS:
                 if mod == module:
                     for cls_name in class_names:
@@ -180,6 +186,18 @@ class Patcher:
             if current is _ABSENT and not _sets_helper(cls, name):
                 continue  # an SDK without the helper
             self.patch(cls, name, current, _Helper(name, current))
+
+    def _hook_responses(self) -> None:
+        """Hook the clients' ``_process_response``, which gets the HTTP response a call's result is
+        parsed from: a call autolog journals from its bytes keeps them (see ``call_records``)."""
+        for name in ("SyncAPIClient", "AsyncAPIClient"):
+            cls = _find_class(_BASE_CLIENT, name)
+            current = getattr(cls, "_process_response", None) if cls is not None else None
+            if cls is None or current is None or getattr(current, ORIGINAL, None) is not None:
+                continue
+            # Inherited in openai 1.0 (BaseClient's, not a coroutine even for the async client).
+            had = cls.__dict__.get("_process_response", _ABSENT)
+            self.patch(cls, "_process_response", had, _response_hook(current))
 
     def patch(self, cls: type[Any], method: str, original: Any, wrapper: Any) -> None:
         setattr(cls, method, wrapper)
@@ -327,11 +345,15 @@ def _sync_wrapper(original: Callable[..., Any], ep: Endpoint, patcher: Patcher) 
         call = rec.begin(ep, self, kwargs)
         if call is None:
             return original(self, *args, **kwargs)
+        token = _CAPTURING.set(call) if call.capture else None
         try:
             result = original(self, *args, **call.send_kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
+        finally:
+            if token is not None:
+                _CAPTURING.reset(token)
         return call.finish(result)
 
     return wrapper
@@ -346,11 +368,40 @@ def _async_wrapper(original: Callable[..., Any], ep: Endpoint, patcher: Patcher)
         call = rec.begin(ep, self, kwargs)
         if call is None:
             return await original(self, *args, **kwargs)
+        token = _CAPTURING.set(call) if call.capture else None
         try:
             result = await original(self, *args, **call.send_kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
+        finally:
+            if token is not None:
+                _CAPTURING.reset(token)
         return call.finish(result)
 
     return wrapper
+
+
+def _response_hook(original: Callable[..., Any]) -> Callable[..., Any]:
+    capture = call_records.capture
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def hook_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            call = _CAPTURING.get()
+            if call is not None:
+                capture(call, kwargs)
+            return await original(self, *args, **kwargs)
+
+        setattr(hook_async, ORIGINAL, original)
+        return hook_async
+
+    @functools.wraps(original)
+    def hook(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _CAPTURING.get()
+        if call is not None:
+            capture(call, kwargs)
+        return original(self, *args, **kwargs)
+
+    setattr(hook, ORIGINAL, original)
+    return hook

@@ -55,6 +55,8 @@ class PriceBook:
 
     def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._overrides = {m: _override_rates(spec, m) for m, spec in (overrides or {}).items()}
+        #: As given (a process recovering journalled calls prices them the same way).
+        self.overrides = {m: dict(spec) for m, spec in (overrides or {}).items()}
         self._cache: dict[str, Rates | None] = {}
         self._lock = threading.Lock()
         self.warned: set[str] = set()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelog import tracing
 from tunelog.failure_counter import FailureCounter
-from tunelog.integration.openai import streams
+from tunelog.integration.openai import call_records, streams
 from tunelog.integration.openai.pricing import PriceBook
 from tunelog.integration.openai.spans_openai import build_span
 
@@ -46,6 +46,7 @@ class Endpoint:
     include_usage: bool = False  # the API accepts stream_options.include_usage
     stream_options_param: bool = True  # the SDK method takes stream_options (else via extra_body)
     legacy: bool = False  # openai 0.28 module-level API
+    journal: bool = False  # a non-streamed call is journalled from its HTTP bytes (call_records)
 
 
 @dataclass
@@ -104,6 +105,12 @@ class Recorder:
         self._steps: dict[Any, itertools.count[int]] = {}
         self._usage_ok: dict[Any, bool] = {}
         self.active = True
+        # Calls journalled from their HTTP bytes hold the content as it was sent: not with a redact
+        # hook or capture_content=False, whose spans are redacted before anything is journalled.
+        self.journal_calls = options.redact is None and options.capture_content and call_records.available()
+        # What journalled calls' records share (see call_records.record): (run, endpoint, parent,
+        # resource, encoded) by their ids.
+        self.record_meta: dict[tuple[int, int, int, int], tuple[Any, Any, Any, Any, bytes]] = {}
 
     # -- caller's thread ----------------------------------------------------------------------------
     def begin(self, endpoint: Endpoint, resource: Any, kwargs: dict[str, Any]) -> Call | None:
@@ -150,6 +157,10 @@ class Recorder:
         return ok
 
     # -- building, one thread at a time (the writer's building lock) -----------------------------------------
+    def resume_steps(self, key: Any, start: int) -> None:
+        """Number the run's next calls from ``start`` (a run recovered from a dead process's journal)."""
+        self._steps[key] = itertools.count(start)
+
     def next_step(self, run: Run) -> int:
         counter = self._steps.get(run.key)
         if counter is None:
@@ -190,17 +201,21 @@ class Call:
 
     __slots__ = (
         "_done",
+        "capture",
         "chunks",
         "endpoint",
         "error",
         "injected_usage",
         "kwargs",
         "parent",
+        "raw",
         "recorder",
+        "request_id",
         "resource",
         "result",
         "run",
         "send_kwargs",
+        "span_id",
         "status",
         "step",
         "t0",
@@ -238,8 +253,15 @@ class Call:
         self.kwargs = kwargs
         self.send_kwargs = kwargs
         self.injected_usage = False
-        if kwargs.get("stream") and recorder.wants_usage(endpoint, resource, kwargs):
-            self._inject_usage()
+        self.raw: tuple[bytes, bytes] | None = None
+        self.request_id: Any = None
+        self.span_id: str | None = None
+        if kwargs.get("stream"):
+            self.capture = False
+            if recorder.wants_usage(endpoint, resource, kwargs):
+                self._inject_usage()
+        else:  # keep the HTTP exchange's bytes (call_records.capture), to journal the call with
+            self.capture = endpoint.journal and recorder.journal_calls
         self.t0 = _now()
 
     def _inject_usage(self) -> None:
@@ -269,6 +291,13 @@ class Call:
         """The SDK returned ``result``; returns it (a stream keeps its identity). Never raises."""
         try:
             self.t1 = _now()
+            raw = self.raw
+            if raw is not None and hasattr(type(result), "model_dump"):
+                # Built later from these bytes: the response object is not held meanwhile.
+                self.request_id = getattr(result, "_request_id", None)
+                self._queue(call_records.record(self, raw))
+                return result
+            self.raw = None
             self.result = result
             stream = self.kwargs.get("stream") and not self.endpoint.legacy
             if stream and streams.attach(result, self) is not None:
@@ -293,12 +322,17 @@ class Call:
         except Exception as exc:
             self.recorder.fail("recording an OpenAI stream", exc)
 
-    def _queue(self) -> None:
+    def _queue(self, journal: bytes | None = None) -> None:
         if self._done:
             return
         self._done = True
         # One queue item: the span and its history row are made later, both at once (see Writer.build).
-        if self.run.writer.build(self._record):
+        writer = self.run.writer
+        if (
+            writer.build(self._record)
+            if journal is None
+            else writer.build_journalled(self._record, call_records.KIND, journal)
+        ):
             self.recorder.counters.add_recorded()
         else:
             self.recorder.counters.add("dropped")
@@ -315,7 +349,7 @@ class Call:
             return
         finally:
             # Drop what the SDK returned as soon as it is read: a backlog holds no responses.
-            self.result = None
+            self.result = self.raw = None
             self.chunks = []
         if span is not None:
             batch.spans.append(span)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tunelog import tracing
-from tunelog.integration.openai import assemble
+from tunelog.integration.openai import assemble, call_records
 from tunelog.store.base import SpanRecord
 from tunelog.store.json_columns import encoded
 
@@ -87,7 +87,7 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
     parent = call.parent
     redact = opts.redact
     span = SpanRecord(
-        span_id=tracing.new_span_id(),
+        span_id=call.span_id or tracing.new_span_id(),
         trace_id=parent.trace_id if parent is not None else tracing.new_trace_id(),
         parent_id=parent.span_id if parent is not None else None,
         run=call.run.key,
@@ -162,6 +162,10 @@ def request_params(kwargs: Mapping[str, Any], capture_content: bool, raw: bool =
 
 def _response_body(call: Call) -> tuple[Any, int | None, str | None]:
     """The response as JSON-able data, its HTTP status and request id (whatever is known)."""
+    raw = call.raw
+    if raw is not None:  # journalled from the HTTP exchange (call_records): the body as received
+        rid = call.request_id
+        return call_records.loads(raw[1]), None, rid if type(rid) is str else None
     result = call.result
     if result is None:
         return None, None, _error_request_id(call.error)

@@ -1,0 +1,282 @@
+"""A recorded call journalled as it ends, from the bytes the SDK sent and received, and back.
+
+Most calls (``chat.completions``, ``completions`` and ``responses`` ``create``, not streamed, without
+a redact hook or ``capture_content=False``) end with a pydantic model the SDK parsed from an HTTP
+body it still holds. Autolog keeps those bytes (the request's and the response's: a hook on the
+SDK's ``_process_response`` sees them, :func:`capture`), lets the model go, and copies them, with the
+call's timings, ids and run, into the writer's mapped journal as the call ends
+(:meth:`tunelog.writer.Writer.build_journalled`): no serialising on the caller's thread, a few
+microseconds, and a kill loses nothing of the call. The span is built later, a hundred calls at a
+time, from the response's JSON (:func:`tunelog.integration.openai.spans_openai.build_span`).
+
+A process that finds the journal of one that died turns the calls no journalled batch covers into
+spans, history rows and run totals (:func:`recover`), going on from the run's summary and last step.
+Such a span's inputs are the request's JSON body as sent (so without ``timeout`` or ``extra_headers``,
+which a live call's span lists), its attributes without the HTTP status.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import struct
+import types
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tunelog import tracing
+from tunelog.store.base import RunKey, WriteBatch
+
+try:  # the openai extra installs it; without it calls are journalled the usual way, once built
+    import orjson
+except ImportError:  # pragma: no cover - a tunelog installed without the extra
+    orjson = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from tunelog.integration.openai.recorder import Call, Recorder
+    from tunelog.store.base import Store
+
+log = logging.getLogger("tunelog")
+KIND = b"openai"
+#: The call whose HTTP exchange the SDK is processing on this thread or task, if autolog keeps it.
+CAPTURING: contextvars.ContextVar[Call | None] = contextvars.ContextVar("tunelog_capturing", default=None)
+#: The APIs whose ``create`` responses are journalled this way (not embeddings' vectors, images).
+APIS = ("chat", "completions", "responses")
+# the span's id, the wall-clock anchor, t0, t1 (perf_counter_ns), the lengths of meta, request id
+# and request
+_HEAD = struct.Struct("<16sdqqIII")
+_FORMAT = 1
+
+
+def available() -> bool:
+    """Whether calls can be journalled from their bytes (orjson reads and writes the records)."""
+    return orjson is not None
+
+
+def loads(data: bytes) -> Any:
+    return orjson.loads(data)
+
+
+def dumps(value: Any) -> bytes:
+    return bytes(orjson.dumps(value))
+
+
+def capture(call: Call, kwargs: Mapping[str, Any]) -> None:
+    """In the SDK's ``_process_response(response=…, stream=…)``: keep the exchange's bytes."""
+    try:
+        if kwargs.get("stream"):
+            return
+        response = kwargs["response"]
+        call.raw = (response.request.content, response.content)
+    except Exception:  # an SDK that passes it otherwise, a body not read: the call goes the usual way
+        call.raw = None
+
+
+def record(call: Call, raw: tuple[bytes, bytes]) -> bytes:
+    """The call's journal record, on the caller's thread: what is the same for many calls (the run,
+    endpoint, parent span, client, prices) is encoded once and reused; the rest is copied."""
+    run, ep, parent, resource = call.run, call.endpoint, call.parent, call.resource
+    cache = call.recorder.record_meta
+    key = (id(run), id(ep), id(parent), id(resource))
+    hit = cache.get(key)
+    if hit is None or hit[0] is not run or hit[1] is not ep or hit[2] is not parent or hit[3] is not resource:
+        if len(cache) >= 256:
+            cache.clear()
+        hit = cache[key] = (run, ep, parent, resource, _meta(call))
+    meta = hit[4]
+    rid = call.request_id
+    rid_bytes = rid.encode() if type(rid) is str else b""
+    req, resp = raw
+    span_id = call.span_id = tracing.new_span_id()  # built live or recovered: the same span
+    head = _HEAD.pack(
+        span_id.encode(), tracing._WALL_ANCHOR, call.t0, call.t1, len(meta), len(rid_bytes), len(req)
+    )
+    return b"".join((head, meta, rid_bytes, req, resp))
+
+
+def _meta(call: Call) -> bytes:
+    ep = call.endpoint
+    parent = call.parent
+    client = getattr(call.resource, "_client", None)
+    version = getattr(client, "_api_version", None) if client is not None else None
+    rec = call.recorder
+    return dumps(
+        (
+            _FORMAT,
+            tuple(call.run.key),
+            ep.name,
+            ep.api,
+            ep.kind,
+            parent.trace_id if parent is not None else None,
+            parent.span_id if parent is not None else None,
+            str(version) if version is not None else None,
+            {"prices": rec.prices.overrides, "azure": dict(rec.options.azure_deployments)},
+        )
+    )
+
+
+class Journalled:
+    """A call read back from its record: what :func:`~spans_openai.build_span` reads of a Call."""
+
+    __slots__ = (
+        "chunks",
+        "endpoint",
+        "error",
+        "injected_usage",
+        "kwargs",
+        "parent",
+        "raw",
+        "recorder",
+        "request_id",
+        "resource",
+        "result",
+        "run",
+        "span_id",
+        "status",
+        "t0",
+        "t1",
+        "t_first",
+    )
+
+    def __init__(self, payload: bytes, recorder: Recorder, run: Any, meta: Sequence[Any]) -> None:
+        from tunelog.integration.openai.recorder import Endpoint
+
+        span_id, anchor, t0, t1, n_meta, n_rid, n_req = _HEAD.unpack_from(payload)
+        self.span_id = span_id.decode()
+        at = _HEAD.size + n_meta
+        rid = payload[at : at + n_rid].decode()
+        at += n_rid
+        req, resp = payload[at : at + n_req], payload[at + n_req :]
+        _, _, name, api, kind, trace_id, parent_id, version, _ctx = meta
+        self.recorder = recorder
+        self.run = run
+        self.endpoint = Endpoint(name, api, kind)
+        self.parent = tracing.SpanContext(parent_id, trace_id, None) if trace_id and parent_id else None
+        # This process's clock reading for the same wall time (spans are built with tracing.wall).
+        self.t0 = round((anchor - tracing._WALL_ANCHOR) * 1e9) + t0
+        self.t1 = self.t0 + (t1 - t0)
+        self.t_first = 0
+        self.status = "ok"  # only calls that returned are journalled this way
+        self.request_id = rid or None
+        self.kwargs = orjson.loads(req)
+        self.raw = (req, resp)
+        self.chunks: list[Any] = []
+        self.result = self.error = None
+        self.injected_usage = False
+        self.resource = (
+            types.SimpleNamespace(_client=types.SimpleNamespace(_api_version=version)) if version else None
+        )
+
+    def add_to(self, batch: WriteBatch) -> None:
+        from tunelog.integration.openai.spans_openai import build_span
+
+        row: dict[str, Any] = {}
+        span = build_span(self, row)  # type: ignore[arg-type]
+        if span is not None:
+            batch.spans.append(span)
+        step = self.recorder.next_step(self.run)
+        batch.steps.setdefault(self.run.key, []).append((step, tracing.wall(self.t1), row))
+
+
+def meta_of(payload: bytes) -> list[Any]:
+    _, _, _, _, n_meta, _, _ = _HEAD.unpack_from(payload)
+    meta = orjson.loads(payload[_HEAD.size : _HEAD.size + n_meta])
+    if meta[0] != _FORMAT:
+        raise ValueError(f"a journalled OpenAI call of format {meta[0]!r}; this tunelog reads {_FORMAT}")
+    return list(meta)
+
+
+class _Resumed:
+    """A run that died, seen by its recovery: its key and the summary its calls add up to."""
+
+    __slots__ = ("key", "summary")
+
+    def __init__(self, key: RunKey, summary: Mapping[str, Any]) -> None:
+        self.key = key
+        self.summary = dict(summary)
+
+    def absorb_summary(self, values: Mapping[str, Any]) -> None:
+        self.summary.update(values)
+
+
+def recover(store: Store, before: Sequence[WriteBatch], payloads: Sequence[bytes]) -> WriteBatch:
+    """The spans, history rows and summaries of a dead process's journalled calls (see
+    :mod:`tunelog.mapped_journal`), committed after ``before`` (the batches its journal holds):
+    each run's totals and steps go on from the last of those, else from the store."""
+    from tunelog.integration.openai.pricing import PriceBook
+    from tunelog.integration.openai.recorder import Options
+
+    batch = WriteBatch()
+    runs: dict[RunKey, tuple[_Resumed, Recorder] | None] = {}
+    contexts: dict[str, tuple[PriceBook, dict[str, str]]] = {}
+    torn = 0
+    for payload in payloads:
+        try:
+            meta = meta_of(payload)
+            key = RunKey(*meta[1])
+        except Exception:  # torn by a crash of the machine (the checksum covers the head only)
+            torn += 1
+            continue
+        if key not in runs:
+            runs[key] = _resume(store, before, key)
+        resumed = runs[key]
+        if resumed is None:
+            continue  # the run is gone from the store: nothing to attribute the call to
+        run, recorder = resumed
+        ctx = meta[-1] if isinstance(meta[-1], dict) else {}
+        ctx_key = dumps(ctx).decode()
+        if ctx_key not in contexts:
+            contexts[ctx_key] = (PriceBook(ctx.get("prices") or None), dict(ctx.get("azure") or {}))
+        recorder.prices, azure = contexts[ctx_key]
+        recorder.options = Options(azure_deployments=azure)
+        try:
+            call = Journalled(payload, recorder, run, meta)
+            loads(call.raw[1])
+        except Exception:
+            torn += 1
+            continue
+        if store.get_span(key.entity, key.project, call.span_id) is not None:
+            # Committed before its process died, which then had no time to empty the journal.
+            continue
+        call.add_to(batch)
+    if torn:
+        log.warning("tunelog: %d journalled OpenAI calls could not be read back and were skipped", torn)
+    for key, resumed in runs.items():
+        if resumed is not None:  # also undoes an older summary the journal's batches carry
+            batch.run_updates[key] = {"summary": resumed[0].summary}
+    return batch
+
+
+def _resume(store: Store, before: Sequence[WriteBatch], key: RunKey) -> tuple[_Resumed, Recorder] | None:
+    from tunelog.integration.openai.pricing import PriceBook
+    from tunelog.integration.openai.recorder import Options, Recorder, Totals
+
+    rec = store.get_run(key)
+    if rec is None:
+        return None
+    # The newer of the store's summary and the last the journal holds (calls only ever add up): the
+    # journal's batches may have been committed already, and the store's be ahead of them.
+    summary: Mapping[str, Any] = rec.summary or {}
+    last_step = rec.last_step if rec.last_step is not None else -1
+    for b in before:
+        s = b.run_updates.get(key, {}).get("summary")
+        if isinstance(s, Mapping) and _int(s.get("calls")) >= _int(summary.get("calls")):
+            summary = s
+        for step, _, _ in b.steps.get(key, ()):
+            last_step = max(last_step, step)
+    run = _Resumed(key, summary)
+    recorder = Recorder(run, Options(), PriceBook())  # type: ignore[arg-type]
+    totals = recorder.totals[key] = Totals()
+    totals.prompt = _int(summary.get("usage/prompt_tokens"))
+    totals.completion = _int(summary.get("usage/completion_tokens"))
+    totals.total = _int(summary.get("usage/total_tokens"))
+    totals.calls = _int(summary.get("calls"))
+    totals.errors = _int(summary.get("errors"))
+    cost = summary.get("usage/cost_usd")
+    totals.cost = float(cost) if isinstance(cost, int | float) else 0.0
+    recorder.resume_steps(key, last_step + 1)
+    return run, recorder
+
+
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0
