@@ -10,6 +10,11 @@ memory, so appending is a memory copy, with no system call and no lock the write
 writes, and what was copied is in the kernel's page cache, kept when the process dies. Only one call
 in several pays for that; the writer thread wakes once per commit interval to commit the batches.
 
+Calls that can be journalled as they end, from the bytes the SDK sent and received, go in as call
+records (:meth:`MappedJournal.append_call`), numbered; a batch built later from such calls says up to
+which number it holds them (:meth:`MappedJournal.append_batch`), and recovery hands only the records
+no batch holds to the integration that wrote them (:data:`CALL_KINDS`).
+
 The file has two halves. Callers append to one while the writer commits the batches appended to the
 other; then it empties that half (:meth:`MappedJournal.release`), and the halves swap at its next
 drain (:meth:`MappedJournal.rotate`). Each half starts with a generation number, and every record's

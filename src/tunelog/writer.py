@@ -11,10 +11,13 @@ more (a writer that is behind) is committed at once instead. Without a journal, 
 committed as it is drained. A normal exit loses nothing (``flush`` is called at exit by
 :mod:`tunelog.session`).
 
-Recorded OpenAI calls (:meth:`Writer.build`) go another way where the data directory allows: once
-five are queued, the next call, as it starts, builds them into a batch on the caller's thread and
-journals it itself through a memory map (:mod:`tunelog.mapped_journal`), and the writer, woken once
-per commit interval, only commits such batches: waking a thread every few calls cost the caller more.
+Recorded OpenAI calls go another way where the data directory allows. One that can be journalled as
+the bytes the SDK already holds (:meth:`Writer.build_journalled`) is copied into a journal mapped into
+memory (:mod:`tunelog.mapped_journal`) as it is queued, and such calls are built a hundred at a time;
+for the others (:meth:`Writer.build`), once five are queued, the next call, as it starts, builds them
+into a batch on the caller's thread and journals it itself through the same map. The writer, woken
+once per commit interval, only commits such batches: waking a thread every few calls cost the caller
+more.
 
 Nothing here raises into the caller: a failed commit is retried, then counted and reported once
 through :mod:`logging`; what it held is left journalled for the next process to replay.
@@ -705,6 +708,7 @@ def _forked(ref: weakref.ref[Writer]) -> None:
     writer._held_for_fork = False
     writer._building = threading.Lock()
     writer._prebuilt.clear()
+    writer._unbuilt = writer._journalled = 0
     if writer._mapped is not None:
         writer._mapped.forget()  # the parent's, mapped into this process too: never write into it
         writer._mapped = None

@@ -2,10 +2,12 @@
 
 A :class:`Call` holds what the patched method saw (the resource, the keyword arguments, the result
 or exception, ``perf_counter_ns`` readings) and is queued to the run's writer as a thunk that builds
-its span (:mod:`~tunelog.integration.openai.spans_openai`). Once five are queued, the next call, as it
-starts, runs the queued thunks on the caller's thread and journals their batch through a memory map,
-no system call (see :meth:`tunelog.writer.Writer.build_due`); the other calls only queue. No call
-takes a lock the writer holds while it writes.
+its span (:mod:`~tunelog.integration.openai.spans_openai`). A non-streamed ``create`` holds the HTTP
+exchange's bytes instead of the result, and is journalled as them as it ends
+(:mod:`~tunelog.integration.openai.call_records`); such calls are built a hundred at a time. Of the
+others, once five are queued, the next call, as it starts, runs the queued thunks on the caller's
+thread and journals their batch through a memory map, no system call (see
+:meth:`tunelog.writer.Writer.build_due`). No call takes a lock the writer holds while it writes.
 
 Nothing here raises into the caller: every step is guarded, and failures are counted and logged once.
 """
