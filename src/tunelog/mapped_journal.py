@@ -56,7 +56,10 @@ _FRAME = struct.Struct("<II")  # payload length, crc32 of generation + payload
 HALF = 8 << 20
 #: Record tags (format 2): a batch, or one call's record that a batch may later cover.
 _BATCH, _CALL = b"B", b"C"
-_CALL_HEAD = struct.Struct("<cQB")  # tag, seq, length of the kind (the kind follows)
+#: A call record's frame and the start of its payload: length, check value; tag, seq, kind.
+_CALL_PREFIX = struct.Struct("<IIcQ8s")
+_CALL_AT = _CALL_PREFIX.size - _FRAME.size  # where, in a call record's payload, its body starts
+_MASK = 0xFFFFFFFF
 #: Who turns a call record of each kind back into rows, for a process recovering a dead one's
 #: journal: ``module:function``, called with the store, the batches the journal holds and the
 #: records' payloads, oldest first; it skips a record it cannot decode (torn by a crash of the
@@ -105,25 +108,30 @@ class MappedJournal:
 
         return self.append((_BATCH, covers.to_bytes(8, "little"), encode(batch)))
 
-    def append_call(self, seq: int, kind: bytes, record: bytes) -> bool:
-        """Journal one call's record, ``kind`` naming who turns it into rows (:data:`CALL_KINDS`):
-        numbered ``seq`` (growing), so that a batch built from it can say so (:meth:`append_batch`).
-        On a recorded call's path: as few steps as :meth:`append` allows (each costs the call
-        several times its warm figure, after the SDK's call has evicted it from the caches)."""
-        head = _CALL_HEAD.pack(_CALL, seq, len(kind)) + kind
+    def append_call(
+        self, seq: int, kind: bytes, head: bytes, meta: bytes, request: bytes, response: bytes
+    ) -> bool:
+        """Journal one call's record (the concatenation of the last four), ``kind`` naming who turns
+        it into rows (:data:`CALL_KINDS`; at most 8 bytes), numbered ``seq`` (growing), so that a
+        batch built from it can say so (:meth:`append_batch`). On a recorded call's path: as few
+        steps as can be (each costs the call several times its warm figure, after the SDK's call
+        has evicted it from the caches), so no checksum of the body: the frame's check value ties
+        the record to this generation of the half (a record left from an earlier one fails it),
+        and a body torn by a crash of the machine fails to decode instead, and is skipped."""
         pos = self._pos
-        start = pos + _FRAME.size
-        mid = start + len(head)
-        end = mid + len(record)
+        a = pos + _CALL_PREFIX.size + len(head)
+        b = a + len(meta)
+        c = b + len(request)
+        end = c + len(response)
         if end + _FRAME.size > self._end or self.closed:
             return False
         mm = self._mm
-        mm[start:mid] = head
-        mm[mid:end] = record
-        # The checksum covers the head only (the generation, the number, the kind): a record left
-        # from an earlier generation still fails it; a body torn by a crash of the machine fails to
-        # decode instead, and is skipped (see CALL_KINDS). Checksumming ~1 KB a call cost it ~1 µs.
-        _FRAME.pack_into(mm, pos, end - start, zlib.crc32(head, self._gen_crc))
+        mm[pos + _CALL_PREFIX.size : a] = head
+        mm[a:b] = meta
+        mm[b:c] = request
+        mm[c:end] = response
+        # The frame last: a record cut short by a kill before it is never read.
+        _CALL_PREFIX.pack_into(mm, pos, end - pos - _FRAME.size, (self._gen ^ seq) & _MASK, _CALL, seq, kind)
         _FRAME.pack_into(mm, end, 0, 0)
         self._pos = end
         return True
@@ -215,10 +223,10 @@ def read_records(data: bytes | mmap.mmap) -> list[bytes]:
             if size == 0 or start + size > end:
                 break
             payload = bytes(data[start : start + size])
-            checked = (
-                payload[: _CALL_HEAD.size + payload[_CALL_HEAD.size - 1]] if payload[:1] == _CALL else payload
-            )
-            if zlib.crc32(checked, seed) != crc:
+            if payload[:1] == _CALL:
+                if crc != (gen ^ int.from_bytes(payload[1:9], "little")) & _MASK:
+                    break
+            elif zlib.crc32(payload, seed) != crc:
                 break
             out.append(payload if fmt == _FORMAT else _BATCH + bytes(8) + payload)
             pos = start + size
@@ -251,8 +259,7 @@ def _read_file(store: Store, fd: int, size: int) -> list[WriteBatch]:
             covered = max(covered, int.from_bytes(p[1:9], "little"))
             batches.append(decode(p[9:]))
         elif p[:1] == _CALL:
-            n = p[9]
-            calls.append((int.from_bytes(p[1:9], "little"), p[10 : 10 + n], p[10 + n :]))
+            calls.append((int.from_bytes(p[1:9], "little"), p[9:_CALL_AT].rstrip(b"\0"), p[_CALL_AT:]))
         else:
             raise ValueError(f"a mapped journal record tagged {p[:1]!r}, which this tunelog does not know")
     by_kind: dict[bytes, list[bytes]] = {}

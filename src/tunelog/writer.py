@@ -215,13 +215,13 @@ class Writer:
             self._hand_over(len(q))
         return True
 
-    def build_journalled(self, fn: Callable[[WriteBatch], None], kind: bytes, record: bytes) -> bool:
-        """:meth:`build`, for a call whose ``record`` (bytes that whoever
+    def build_journalled(self, fn: Callable[[WriteBatch], None], kind: bytes, *record: bytes) -> bool:
+        """:meth:`build`, for a call whose ``record`` (the parts of what whoever
         :data:`tunelog.mapped_journal.CALL_KINDS` names for ``kind`` can turn into what ``fn``
-        adds) is copied into the mapped journal as it is queued: a kill loses nothing of it, and
-        such calls are built a hundred at a time. Falls back to :meth:`build` without a mapped
-        journal, or when it is full. Returns False, dropping it, only when the queue is past its
-        bound."""
+        adds: see :meth:`~tunelog.mapped_journal.MappedJournal.append_call`) is copied into the
+        mapped journal as it is queued: a kill loses nothing of it, and such calls are built a
+        hundred at a time. Falls back to :meth:`build` without a mapped journal, or when it is
+        full. Returns False, dropping it, only when the queue is past its bound."""
         mapped = self._mapped
         if mapped is None or not self._inline or self._closed:
             if not self._inline or self._closed:
@@ -241,7 +241,7 @@ class Writer:
         lock.acquire()
         try:
             seq = self._call_seq + 1
-            if mapped.append_call(seq, kind, record):
+            if mapped.append_call(seq, kind, *record):
                 self._call_seq = seq
                 q.append((_BUILD_JOURNALLED, fn))
             else:

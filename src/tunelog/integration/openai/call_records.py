@@ -42,9 +42,9 @@ KIND = b"openai"
 CAPTURING: contextvars.ContextVar[Call | None] = contextvars.ContextVar("tunelog_capturing", default=None)
 #: The APIs whose ``create`` responses are journalled this way (not embeddings' vectors, images).
 APIS = ("chat", "completions", "responses")
-# the span's id, the wall-clock anchor, t0, t1 (perf_counter_ns), the lengths of meta, request id
-# and request
-_HEAD = struct.Struct("<16sdqqIII")
+# the span's id, the wall-clock anchor, t0, t1 (perf_counter_ns), the request id, the lengths of
+# meta and request (the response fills the rest)
+_HEAD = struct.Struct("<16sdqq64sII")
 _FORMAT = 1
 
 
@@ -72,26 +72,32 @@ def capture(call: Call, kwargs: Mapping[str, Any]) -> None:
         call.raw = None
 
 
-def record(call: Call, raw: tuple[bytes, bytes]) -> bytes:
-    """The call's journal record, on the caller's thread: what is the same for many calls (the run,
-    endpoint, parent span, client, prices) is encoded once and reused; the rest is copied."""
+def record(call: Call) -> tuple[bytes, bytes]:
+    """The head and meta of the call's journal record (on the caller's thread; the request's and
+    response's bytes follow them): what is the same for many calls (the run, endpoint, parent span,
+    client, prices) is encoded once and reused (the cache holds those objects, so their ids stay
+    theirs while cached)."""
     run, ep, parent, resource = call.run, call.endpoint, call.parent, call.resource
     cache = call.recorder.record_meta
     key = (id(run), id(ep), id(parent), id(resource))
     hit = cache.get(key)
-    if hit is None or hit[0] is not run or hit[1] is not ep or hit[2] is not parent or hit[3] is not resource:
+    if hit is None:
         if len(cache) >= 256:
             cache.clear()
         hit = cache[key] = (run, ep, parent, resource, _meta(call))
     meta = hit[4]
     rid = call.request_id
-    rid_bytes = rid.encode() if type(rid) is str else b""
-    req, resp = raw
     span_id = call.span_id = tracing.new_span_id()  # built live or recovered: the same span
     head = _HEAD.pack(
-        span_id.encode(), tracing._WALL_ANCHOR, call.t0, call.t1, len(meta), len(rid_bytes), len(req)
+        span_id.encode(),
+        tracing._WALL_ANCHOR,
+        call.t0,
+        call.t1,
+        rid.encode() if type(rid) is str else b"",
+        len(meta),
+        len(call.raw[0]),  # type: ignore[index]
     )
-    return b"".join((head, meta, rid_bytes, req, resp))
+    return head, meta
 
 
 def _meta(call: Call) -> bytes:
@@ -141,11 +147,9 @@ class Journalled:
     def __init__(self, payload: bytes, recorder: Recorder, run: Any, meta: Sequence[Any]) -> None:
         from tunelog.integration.openai.recorder import Endpoint
 
-        span_id, anchor, t0, t1, n_meta, n_rid, n_req = _HEAD.unpack_from(payload)
+        span_id, anchor, t0, t1, rid, n_meta, n_req = _HEAD.unpack_from(payload)
         self.span_id = span_id.decode()
         at = _HEAD.size + n_meta
-        rid = payload[at : at + n_rid].decode()
-        at += n_rid
         req, resp = payload[at : at + n_req], payload[at + n_req :]
         _, _, name, api, kind, trace_id, parent_id, version, _ctx = meta
         self.recorder = recorder
@@ -157,7 +161,7 @@ class Journalled:
         self.t1 = self.t0 + (t1 - t0)
         self.t_first = 0
         self.status = "ok"  # only calls that returned are journalled this way
-        self.request_id = rid or None
+        self.request_id = rid.rstrip(b"\0").decode() or None
         self.kwargs = orjson.loads(req)
         self.raw = (req, resp)
         self.chunks: list[Any] = []
@@ -179,7 +183,7 @@ class Journalled:
 
 
 def meta_of(payload: bytes) -> list[Any]:
-    _, _, _, _, n_meta, _, _ = _HEAD.unpack_from(payload)
+    n_meta = _HEAD.unpack_from(payload)[5]
     meta = orjson.loads(payload[_HEAD.size : _HEAD.size + n_meta])
     if meta[0] != _FORMAT:
         raise ValueError(f"a journalled OpenAI call of format {meta[0]!r}; this tunelog reads {_FORMAT}")

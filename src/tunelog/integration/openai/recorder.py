@@ -297,7 +297,7 @@ class Call:
             if raw is not None and hasattr(type(result), "model_dump"):
                 # Built later from these bytes: the response object is not held meanwhile.
                 self.request_id = getattr(result, "_request_id", None)
-                self._queue(call_records.record(self, raw))
+                self._queue(raw)
                 return result
             self.raw = None
             self.result = result
@@ -324,17 +324,18 @@ class Call:
         except Exception as exc:
             self.recorder.fail("recording an OpenAI stream", exc)
 
-    def _queue(self, journal: bytes | None = None) -> None:
+    def _queue(self, raw: tuple[bytes, bytes] | None = None) -> None:
         if self._done:
             return
         self._done = True
         # One queue item: the span and its history row are made later, both at once (see Writer.build).
         writer = self.run.writer
-        if (
-            writer.build(self._record)
-            if journal is None
-            else writer.build_journalled(self._record, call_records.KIND, journal)
-        ):
+        if raw is None:
+            queued = writer.build(self._record)
+        else:  # journalled as it is queued, as the HTTP exchange's bytes (see call_records)
+            head, meta = call_records.record(self)
+            queued = writer.build_journalled(self._record, call_records.KIND, head, meta, raw[0], raw[1])
+        if queued:
             self.recorder.counters.add_recorded()
         else:
             self.recorder.counters.add("dropped")
