@@ -8,8 +8,8 @@ store at most every tenth of a second (or at a flush, or past a size), which pay
 few hundred microseconds once per many calls; a killed process loses only what it had not yet
 journalled, and the next process to open the directory replays the rest. A drain of 1,000 rows or
 more (a writer that is behind) is committed at once instead. Without a journal, each batch is
-committed as it is drained. A normal exit loses nothing (``flush`` is called at exit by
-:mod:`tunelog.session`).
+committed as it is drained (:mod:`tunelog.held_batches` holds, journals and commits them). A normal
+exit loses nothing (``flush`` is called at exit by :mod:`tunelog.session`).
 
 Recorded OpenAI calls go another way where the data directory allows. One that can be journalled as
 the bytes the SDK already holds (:meth:`Writer.build_journalled`) is copied into a journal mapped into
@@ -35,25 +35,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tunelog.failure_counter import FailureCounter
+from tunelog.held_batches import COMMIT_INTERVAL_S, HeldBatches
 from tunelog.store.base import RunEvent, RunKey, Store, WriteBatch
 
 if TYPE_CHECKING:  # the dataclass module costs every first init() several ms; spans come later
     from pathlib import Path
 
     from tunelog.mapped_journal import MappedJournal
-    from tunelog.spool import Spool
     from tunelog.store.span_record import SpanRecord
 
 _LOG, _UPDATE, _CALL, _FLUSH, _EVENT, _SPAN, _BUILD, _BUILD_JOURNALLED = 0, 1, 2, 3, 4, 5, 6, 7
 _MAX_ROWS_PER_COMMIT = 100_000
-#: With a journal: commit what is held at most this often, or once it holds this many rows.
-_COMMIT_INTERVAL_S = 0.1
 #: Calls left queued after a drain, too few to wake the writer, wait at most this long.
 _STRAGGLERS_S = 0.02
-_MAX_HELD_ROWS = 50_000
-#: A drain this big is committed at once, not journalled first: the commit's fixed cost is spread
-#: over the rows already, and the journal would add ~3 µs a call to a writer that is behind.
-_COMMIT_DIRECTLY_ROWS = 1_000
 _now_ns = time.perf_counter_ns
 #: A recorded call wakes the writer only when this many are queued or its last drain is this old:
 #: every wake makes the caller hand it the GIL once, so calls are taken up a few at a time.
@@ -78,7 +72,7 @@ _BUILD_HERE_MAX = 500
 #: already: built this many at a time, which costs a call less than building every few (the
 #: building call pays more, the others less: the calls held meanwhile are a few bytes each).
 _BUILD_JOURNALLED_AT = 100
-_COMMIT_INTERVAL_NS = int(_COMMIT_INTERVAL_S * 1e9)
+_COMMIT_INTERVAL_NS = int(COMMIT_INTERVAL_S * 1e9)
 _MAX_COMMIT_HAND_OVER_S = 0.02
 
 
@@ -115,20 +109,15 @@ class Writer:
         self._start_lock = threading.Lock()
         self._closed = False
         self._last_beat = 0.0
-        # The journal (see tunelog.spool), made on the writer thread at first use.
-        self._journal_dir = journal_dir
-        self._spool: Spool | None = None
-        # Journalled but not yet committed (with a spool), since ``_held_since``.
-        self._held: WriteBatch | None = None
-        self._held_rows = 0
-        self._held_since = 0.0
+        self._handed = threading.Event()  # set when the writer has taken up what was queued
+        # Drained batches, journalled (tunelog.spool) and held until committed.
+        self._holding = HeldBatches(store, failures, journal_dir, lambda: self._handed.set())
         # A drain costs a fixed part (a commit ~0.3 ms, a journal write ~20 µs) whatever its size:
         # under a stream of small items (one span per call) drain at most this often, so they batch.
         # It bounds what os._exit can lose to one interval.
         self._min_drain_interval = 0.001 if journal_dir is not None else 0.004
         self._drained_ns = 0  # when the last drain ended (perf_counter_ns)
         self._woken_ns = 0
-        self._handed = threading.Event()  # set when the writer has taken up what was queued
         # Batches the caller's thread built and journalled (see _build_here), for the writer to
         # commit; ``_building`` is held by whoever builds spans (a recorder's totals and steps are
         # one thread's at a time): a caller that finds it taken leaves its calls to the holder.
@@ -329,7 +318,7 @@ class Writer:
             self._kick()
 
     def _open_mapped(self) -> MappedJournal | None:
-        directory = self._journal_dir
+        directory = self._holding.journal_dir
         try:
             from tunelog.mapped_journal import MappedJournal
 
@@ -414,7 +403,7 @@ class Writer:
     @property
     def journal_dir(self) -> Path | None:
         """Where this writer journals (see :mod:`tunelog.spool`), or None when it commits as it drains."""
-        return self._journal_dir
+        return self._holding.journal_dir
 
     @property
     def pending(self) -> int:
@@ -444,9 +433,10 @@ class Writer:
         while True:
             timeout = self._heartbeat_interval
             if self._q or self._prebuilt:  # calls queued since, too few to wake it (see build)
-                timeout = _COMMIT_INTERVAL_S if self._mapped is not None else _STRAGGLERS_S
-            if self._held is not None:  # wake in time to commit what is held
-                timeout = max(0.0, min(timeout, self._held_since + _COMMIT_INTERVAL_S - time.monotonic()))
+                timeout = COMMIT_INTERVAL_S if self._mapped is not None else _STRAGGLERS_S
+            holding = self._holding
+            if holding.batch is not None:  # wake in time to commit what is held
+                timeout = max(0.0, min(timeout, holding.since + COMMIT_INTERVAL_S - time.monotonic()))
             self._wake.wait(timeout)
             self._busy = True
             pause = self._min_drain_interval - (_now_ns() - self._drained_ns) / 1e9
@@ -463,10 +453,10 @@ class Writer:
             self._handed.set()  # a caller that began waiting after the drain's own signal goes on
             if self._closed and not self._q:
                 with self._draining:
-                    if self._held is not None:
-                        self._settle(WriteBatch(), 0, force=True)
-                    if self._spool is not None:
-                        self._close_spool()
+                    if holding.batch is not None:
+                        holding.settle(WriteBatch(), 0, force=True)
+                    if holding.spool is not None:
+                        holding.close_spool()
                     if self._mapped is not None:
                         with self._building:
                             self._inline = False
@@ -491,7 +481,7 @@ class Writer:
                 self._add_source_updates(batch)
             # Batches callers journalled are committed at once (journalling them again would cost
             # what building them on the caller's thread saved).
-            self._settle(batch, rows, force=bool(waiters) or self._closed or prebuilt)
+            self._holding.settle(batch, rows, force=bool(waiters) or self._closed or prebuilt)
             if half is not None and mapped is not None:
                 mapped.release(half)  # committed, or (refused) in the writer's journal now
             self._handed.set()  # journalled (or committed): a caller handing over may go on
@@ -500,9 +490,9 @@ class Writer:
                     fn()
                 except Exception as exc:
                     self.failures.record(what, exc)
-            if waiters and self._spool is not None and self._held is None:
+            if waiters and self._holding.spool is not None and self._holding.batch is None:
                 # A flush is often the last thing before exit: leave no (empty) journal behind.
-                self._close_spool()
+                self._holding.close_spool()
             for w in waiters:
                 w.set()
             if not q:
@@ -564,84 +554,6 @@ class Writer:
         except Exception as exc:
             self.failures.record("building a span", exc)
 
-    def _settle(self, batch: WriteBatch, rows: int, *, force: bool) -> None:
-        """Journal ``batch`` and hold it, or commit it with everything held."""
-        now = time.monotonic()
-        spool = self._spool
-        force = force or rows >= _COMMIT_DIRECTLY_ROWS
-        if spool is None and self._journal_dir is not None and batch and not force:
-            spool = self._open_spool()
-        if spool is not None and not force:
-            if batch:
-                try:
-                    spool.append(batch)
-                except Exception as exc:  # a full disk, a value JSON refuses: commit it now instead
-                    self.failures.record("journalling metrics and spans", exc)
-                    force = True
-                else:
-                    self._handed.set()  # safe from a kill: a caller handing over may go on
-                    if self._held is None:
-                        self._held, self._held_rows, self._held_since = batch, rows, now
-                    else:
-                        self._held.extend(batch)
-                        self._held_rows += rows
-                    batch = WriteBatch()
-            if not force and (
-                self._held is None
-                or (now - self._held_since < _COMMIT_INTERVAL_S and self._held_rows < _MAX_HELD_ROWS)
-            ):
-                return
-        fresh = batch  # what the journal does not hold (a batch committed as it was drained)
-        held = self._held
-        if held is not None:
-            held.extend(batch)
-            batch = held
-            self._held = None
-            self._held_rows = 0
-        elif not batch:
-            return
-        if self._commit(batch):
-            if spool is not None and spool.dirty:
-                try:
-                    spool.reset()
-                except Exception as exc:
-                    self.failures.record("emptying the journal", exc)
-                    self._close_spool(unlink=False)
-            return
-        # The store refused the batch: leave it in the journal, to be replayed by the next process
-        # that opens the data directory, and start a new one.
-        if fresh and self._journal_dir is not None:
-            spool = spool or self._open_spool()
-            try:
-                if spool is not None:
-                    spool.append(fresh)
-            except Exception as exc:
-                self.failures.record("journalling metrics and spans", exc)
-        if spool is not None and spool.dirty:
-            self._close_spool(unlink=False)
-
-    def _open_spool(self) -> Spool | None:
-        from tunelog import spool as spool_mod
-
-        directory = self._journal_dir
-        if directory is not None and spool_mod.supported():
-            self._spool = spool_mod.Spool(directory)
-        else:  # pragma: no cover - Windows: commit as drained
-            self._journal_dir = None
-        return self._spool
-
-    def _close_spool(self, unlink: bool = True) -> None:
-        spool = self._spool
-        if spool is None:
-            return
-        try:
-            if unlink and not spool.dirty:
-                spool.close()
-            else:
-                spool.abandon()
-        except Exception as exc:
-            self.failures.record("closing the journal", exc)
-
     def _add_source_updates(self, batch: WriteBatch) -> None:
         now = time.time()
         beat = now - self._last_beat >= self._heartbeat_interval
@@ -661,19 +573,6 @@ class Writer:
                     upd.update(changes)
                 upd.setdefault("heartbeat_at", now)
                 upd.setdefault("updated_at", now)
-
-    def _commit(self, batch: WriteBatch) -> bool:
-        for attempt in range(4):
-            try:
-                self._store.write(batch)
-                return True
-            except Exception as exc:
-                if attempt == 3:
-                    # One kind of failure however big the batch: the message is logged once per kind.
-                    self.failures.record("writing metrics, events and spans to the store", exc)
-                    return False
-                time.sleep(0.05 * (2**attempt))
-        return False
 
 
 def _before_fork(ref: weakref.ref[Writer]) -> None:
@@ -698,8 +597,8 @@ def _forked(ref: weakref.ref[Writer]) -> None:
         return
     writer._thread = None
     writer._q.clear()
-    writer._held = None
-    writer._held_rows = 0
+    writer._holding.batch = None
+    writer._holding.rows = 0
     writer._wake = threading.Event()
     writer._handed = threading.Event()
     writer._start_lock = threading.Lock()

@@ -42,9 +42,9 @@ KIND = b"openai"
 CAPTURING: contextvars.ContextVar[Call | None] = contextvars.ContextVar("tunelog_capturing", default=None)
 #: The APIs whose ``create`` responses are journalled this way (not embeddings' vectors, images).
 APIS = ("chat", "completions", "responses")
-# the span's id, the wall-clock anchor, t0, t1 (perf_counter_ns), the request id, the lengths of
-# meta and request (the response fills the rest)
-_HEAD = struct.Struct("<16sdqq64sII")
+# the span's id, its trace's id (a root span's; else the parent's, in meta), the wall-clock anchor,
+# t0, t1 (perf_counter_ns), the request id, the lengths of meta and request (the response follows)
+_HEAD = struct.Struct("<16s32sdqq64sII")
 _FORMAT = 1
 
 
@@ -87,9 +87,12 @@ def record(call: Call) -> tuple[bytes, bytes]:
         hit = cache[key] = (run, ep, parent, resource, _meta(call))
     meta = hit[4]
     rid = call.request_id
-    span_id = call.span_id = tracing.new_span_id()  # built live or recovered: the same span
+    # Built live or recovered, the same span: its ids are drawn now.
+    span_id = call.span_id = tracing.new_span_id()
+    trace_id = call.trace_id = tracing.new_trace_id() if parent is None else ""
     head = _HEAD.pack(
         span_id.encode(),
+        trace_id.encode(),
         tracing._WALL_ANCHOR,
         call.t0,
         call.t1,
@@ -142,13 +145,15 @@ class Journalled:
         "t0",
         "t1",
         "t_first",
+        "trace_id",
     )
 
     def __init__(self, payload: bytes, recorder: Recorder, run: Any, meta: Sequence[Any]) -> None:
         from tunelog.integration.openai.recorder import Endpoint
 
-        span_id, anchor, t0, t1, rid, n_meta, n_req = _HEAD.unpack_from(payload)
+        span_id, root_trace, anchor, t0, t1, rid, n_meta, n_req = _HEAD.unpack_from(payload)
         self.span_id = span_id.decode()
+        self.trace_id = root_trace.rstrip(b"\0").decode() or None
         at = _HEAD.size + n_meta
         req, resp = payload[at : at + n_req], payload[at + n_req :]
         _, _, name, api, kind, trace_id, parent_id, version, _ctx = meta
@@ -183,7 +188,7 @@ class Journalled:
 
 
 def meta_of(payload: bytes) -> list[Any]:
-    n_meta = _HEAD.unpack_from(payload)[5]
+    n_meta = _HEAD.unpack_from(payload)[6]
     meta = orjson.loads(payload[_HEAD.size : _HEAD.size + n_meta])
     if meta[0] != _FORMAT:
         raise ValueError(f"a journalled OpenAI call of format {meta[0]!r}; this tunelog reads {_FORMAT}")

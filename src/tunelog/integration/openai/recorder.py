@@ -223,6 +223,7 @@ class Call:
         "t0",
         "t1",
         "t_first",
+        "trace_id",
     )
 
     def __init__(
@@ -258,6 +259,7 @@ class Call:
         self.raw: tuple[bytes, bytes] | None = None
         self.request_id: Any = None
         self.span_id: str | None = None
+        self.trace_id: str | None = None
         if kwargs.get("stream"):
             self.capture = False
             if recorder.wants_usage(endpoint, resource, kwargs):

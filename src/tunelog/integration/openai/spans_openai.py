@@ -88,7 +88,7 @@ def build_span(call: Call, row: dict[str, Any]) -> SpanRecord | None:
     redact = opts.redact
     span = SpanRecord(
         span_id=call.span_id or tracing.new_span_id(),
-        trace_id=parent.trace_id if parent is not None else tracing.new_trace_id(),
+        trace_id=parent.trace_id if parent is not None else call.trace_id or tracing.new_trace_id(),
         parent_id=parent.span_id if parent is not None else None,
         run=call.run.key,
         name=f"openai.{ep.name}",
