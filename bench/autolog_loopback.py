@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.autolog_bench import _COMPLETION, MESSAGES, _sse
+from bench.autolog_bench import _COMPLETION, _one, _sse
 
 BLOCK = 150
 PAIRS = 20
@@ -69,14 +69,6 @@ async def _serve(port: int, delay_s: float) -> None:
     server = await asyncio.start_server(handle, "127.0.0.1", port)
     print(server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
-
-
-def _one(client: Any, stream: bool) -> None:
-    if stream:
-        for _ in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
-            pass
-    else:
-        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
 
 def _diffs(by_on: dict[bool, list[float]]) -> list[float]:
