@@ -301,13 +301,14 @@ class Writer:
                 keep.append(item)
         if keep:
             q.extendleft(reversed(keep))
-        self._add_source_updates(batch)
         if not unjournalled:
             # Every call in it is journalled already, as a record the next process can rebuild it
             # from (see tunelog.mapped_journal): journalling the batch too would cost the call that
-            # builds it ~1 ms a hundred calls, and as much again in the journal's memory.
+            # builds it ~1 ms a hundred calls, and as much again in the journal's memory. The runs'
+            # changed columns stay for the writer's drain, which journals or commits them.
             self._prebuilt.append(batch)
             return
+        self._add_source_updates(batch)
         try:
             journalled = mapped.append_batch(batch, covers)
         except Exception as exc:  # a value JSON cannot hold: the writer commits it as it is

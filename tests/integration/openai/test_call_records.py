@@ -127,3 +127,13 @@ def test_no_call_is_journalled_as_bytes_when_its_content_is_redacted(
         assert len(spans()) == 1
     finally:
         autolog.disable()
+
+
+def test_a_big_exchange_goes_the_usual_way(
+    tl_dir: Path, sim: Simulator, al: Any, journalled: list[bytes]
+) -> None:
+    big = [{"role": "user", "content": "x" * (call_records.MAX_BYTES + 1)}]
+    client(sim).chat.completions.create(model="gpt-4o-mini", messages=big)
+    assert journalled == []
+    (span,) = spans()
+    assert span.inputs["messages"][0]["content"] == big[0]["content"]

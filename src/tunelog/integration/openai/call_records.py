@@ -42,6 +42,8 @@ KIND = b"openai"
 CAPTURING: contextvars.ContextVar[Call | None] = contextvars.ContextVar("tunelog_capturing", default=None)
 #: The APIs whose ``create`` responses are journalled this way (not embeddings' vectors, images).
 APIS = ("chat", "completions", "responses")
+#: The most bytes (request and response) a call journalled this way may have.
+MAX_BYTES = 64 << 10
 # the span's id, its trace's id (a root span's; else the parent's, in meta), the wall-clock anchor,
 # t0, t1 (perf_counter_ns), the request id, the lengths of meta and request (the response follows)
 _HEAD = struct.Struct("<16s32sdqq64sII")
@@ -62,12 +64,16 @@ def dumps(value: Any) -> bytes:
 
 
 def capture(call: Call, kwargs: Mapping[str, Any]) -> None:
-    """In the SDK's ``_process_response(response=…, stream=…)``: keep the exchange's bytes."""
+    """In the SDK's ``_process_response(response=…, stream=…)``: keep the exchange's bytes, unless
+    they are big (a request carrying images, a long context), which a hundred calls would hold and
+    the journal could not take many of: such a call goes the usual way."""
     try:
         if kwargs.get("stream"):
             return
         response = kwargs["response"]
-        call.raw = (response.request.content, response.content)
+        request, body = response.request.content, response.content
+        if len(request) + len(body) <= MAX_BYTES:
+            call.raw = (request, body)
     except Exception:  # an SDK that passes it otherwise, a body not read: the call goes the usual way
         call.raw = None
 

@@ -287,6 +287,7 @@ class Call:
             self.t1 = _now()
             self.error = exc
             self.status = "error"
+            self.raw = None  # a response the SDK could not turn into its result: not the call's
             self._queue()
         except Exception as inner:
             self.recorder.fail("recording a failed OpenAI call", inner)
