@@ -208,7 +208,7 @@ def _paired(client: Any) -> dict[str, float]:
     patcher, recorder = autolog._patcher, autolog._recorder
     out: dict[str, float] = {}
     for stream in (False, True):
-        added, cpu_added = [], []
+        added, cpu_added, off = [], [], []
         for block in range(_PAIRED_BLOCKS):
             p50: dict[bool, float] = {}
             cpu: dict[bool, float] = {}
@@ -226,7 +226,9 @@ def _paired(client: Any) -> dict[str, float]:
                 p50[on] = statistics.median(times) / 1e3
             added.append(p50[True] - p50[False])
             cpu_added.append(cpu[True] - cpu[False])
+            off.append(p50[False])
         key = "stream" if stream else "chat"
+        out[f"{key}_p50_off_us"] = statistics.median(off)
         out[f"{key}_added_us"] = statistics.median(added)
         out[f"{key}_cpu_added_us"] = statistics.median(cpu_added)
     patcher.recorder = recorder  # type: ignore[union-attr]

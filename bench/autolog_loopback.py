@@ -7,7 +7,7 @@ that waits lets the others run; this measures whether that changes what recordin
 A second process serves the benchmark's canned chat completion and stream over HTTP/1.1 on
 loopback (keep-alive, ``asyncio``), answering after ``delay`` ms (0: at once; 2: a server that
 thinks). The real openai SDK with its default HTTP client calls it; one process, blocks of 150
-calls with recording off and on interleaved (as ``autolog_bench``'s paired figures), in two set-ups
+calls with recording off and on interleaved (``autolog_bench``'s paired measure), in two set-ups
 of tunelog's writer:
 
 * ``as shipped``: once five calls are queued the next one, as it starts, builds and journals them on
@@ -25,18 +25,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench.autolog_bench import _COMPLETION, _one, _sse
+from bench.autolog_bench import _COMPLETION, _one, _paired, _sse
 
-BLOCK = 150
-PAIRS = 20
 DELAYS_MS = (0.0, 2.0)
 
 
@@ -71,43 +67,17 @@ async def _serve(port: int, delay_s: float) -> None:
     await server.serve_forever()
 
 
-def _diffs(by_on: dict[bool, list[float]]) -> list[float]:
-    return [on - off for on, off in zip(by_on[True], by_on[False], strict=True)]
-
-
 def _measure(client: Any, writer_builds: bool) -> dict[str, float]:
-    import tunelog
     from tunelog.integration.openai import autolog
 
-    patcher, recorder = autolog._patcher, autolog._recorder
-    assert patcher is not None and recorder is not None
+    recorder = autolog._recorder
+    assert recorder is not None
     writer = recorder.run.writer
     writer._inline = not writer_builds
-    out: dict[str, float] = {}
-    for stream in (False, True):
-        p50: dict[bool, list[float]] = {False: [], True: []}
-        cpu: dict[bool, list[float]] = {False: [], True: []}
-        for pair in range(PAIRS):
-            for on in (False, True) if pair % 2 == 0 else (True, False):
-                patcher.recorder = recorder if on else None
-                times = []
-                c0 = time.process_time()
-                for _ in range(BLOCK):
-                    t = time.perf_counter_ns()
-                    _one(client, stream)
-                    times.append(time.perf_counter_ns() - t)
-                tunelog.flush()
-                cpu[on].append((time.process_time() - c0) / BLOCK * 1e6)
-                p50[on].append(statistics.median(times) / 1e3)
-        key = "stream" if stream else "chat"
-        out[f"{key}_p50_off_us"] = statistics.median(p50[False])
-        out[f"{key}_added_us"] = statistics.median(a - b for a, b in zip(p50[True], p50[False], strict=True))
-        out[f"{key}_cpu_added_us"] = statistics.median(
-            a - b for a, b in zip(cpu[True], cpu[False], strict=True)
-        )
-    patcher.recorder = recorder
-    writer._inline = True
-    return out
+    try:
+        return _paired(client)
+    finally:
+        writer._inline = True
 
 
 def main() -> None:
