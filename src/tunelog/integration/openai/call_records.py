@@ -2,9 +2,10 @@
 
 Most calls (``chat.completions``, ``completions`` and ``responses`` ``create``, not streamed, without
 a redact hook or ``capture_content=False``, request and response together at most 64 KiB) end with
-a pydantic model the SDK parsed from an HTTP body it still holds. Autolog keeps those bytes (the request's and the response's: a hook on the
-SDK's ``_process_response`` sees them, :func:`capture`), lets the model go, and copies them, with the
-call's timings, ids and run, into the writer's mapped journal as the call ends
+a pydantic model the SDK parsed from an HTTP body it still holds. Autolog keeps those bytes (the
+request's and the response's: a hook on the SDK's ``_process_response`` sees them, :func:`capture`),
+lets the model go, and copies them, with the call's timings, ids and run, into the writer's mapped
+journal as the call ends
 (:meth:`tunelog.writer.Writer.build_journalled`): no serialising on the caller's thread, a few
 microseconds, and a kill loses nothing of the call. The span is built later, a hundred calls at a
 time, from the response's JSON (:func:`tunelog.integration.openai.spans_openai.build_span`).
