@@ -61,6 +61,7 @@ def loads(data: bytes) -> Any:
 
 
 def dumps(value: Any) -> bytes:
+    # Copied to its size: orjson's own bytes keep their 4 KiB buffer, and encoded meta is cached.
     return bytes(orjson.dumps(value))
 
 
@@ -131,67 +132,37 @@ def _meta(call: Call) -> bytes:
     )
 
 
-class Journalled:
-    """A call read back from its record: what :func:`~spans_openai.build_span` reads of a Call."""
+def _call(payload: bytes, recorder: Recorder, run: Any, meta: Sequence[Any]) -> Call:
+    """The call a record holds, as the dead process's recorder held it until it was built."""
+    from tunelog.integration.openai.recorder import Call, Endpoint
 
-    __slots__ = (
-        "chunks",
-        "endpoint",
-        "error",
-        "injected_usage",
-        "kwargs",
-        "parent",
-        "raw",
-        "recorder",
-        "request_id",
-        "resource",
-        "result",
-        "run",
-        "span_id",
-        "status",
-        "t0",
-        "t1",
-        "t_first",
-        "trace_id",
-    )
-
-    def __init__(self, payload: bytes, recorder: Recorder, run: Any, meta: Sequence[Any]) -> None:
-        from tunelog.integration.openai.recorder import Endpoint
-
-        span_id, root_trace, anchor, t0, t1, rid, n_meta, n_req = _HEAD.unpack_from(payload)
-        self.span_id = span_id.decode()
-        self.trace_id = root_trace.rstrip(b"\0").decode() or None
-        at = _HEAD.size + n_meta
-        req, resp = payload[at : at + n_req], payload[at + n_req :]
-        _, _, name, api, kind, trace_id, parent_id, version, _ctx = meta
-        self.recorder = recorder
-        self.run = run
-        self.endpoint = Endpoint(name, api, kind)
-        self.parent = tracing.SpanContext(parent_id, trace_id, None) if trace_id and parent_id else None
-        # This process's clock reading for the same wall time (spans are built with tracing.wall).
-        self.t0 = round((anchor - tracing._WALL_ANCHOR) * 1e9) + t0
-        self.t1 = self.t0 + (t1 - t0)
-        self.t_first = 0
-        self.status = "ok"  # only calls that returned are journalled this way
-        self.request_id = rid.rstrip(b"\0").decode() or None
-        self.kwargs = orjson.loads(req)
-        self.raw = (req, resp)
-        self.chunks: list[Any] = []
-        self.result = self.error = None
-        self.injected_usage = False
-        self.resource = (
-            types.SimpleNamespace(_client=types.SimpleNamespace(_api_version=version)) if version else None
-        )
-
-    def add_to(self, batch: WriteBatch) -> None:
-        from tunelog.integration.openai.spans_openai import build_span
-
-        row: dict[str, Any] = {}
-        span = build_span(self, row)  # type: ignore[arg-type]
-        if span is not None:
-            batch.spans.append(span)
-        step = self.recorder.next_step(self.run)
-        batch.steps.setdefault(self.run.key, []).append((step, tracing.wall(self.t1), row))
+    span_id, root_trace, anchor, t0, t1, rid, n_meta, n_req = _HEAD.unpack_from(payload)
+    at = _HEAD.size + n_meta
+    req, resp = payload[at : at + n_req], payload[at + n_req :]
+    _, _, name, api, kind, trace_id, parent_id, version, _ctx = meta
+    call = Call.__new__(Call)  # not __init__: the call was made, in the process that died
+    call.recorder = recorder
+    call.run = run
+    call.endpoint = Endpoint(name, api, kind)
+    call.parent = tracing.SpanContext(parent_id, trace_id, None) if trace_id and parent_id else None
+    # An Azure client's api-version is all a span reads of the resource.
+    client = types.SimpleNamespace(_api_version=version)
+    call.resource = types.SimpleNamespace(_client=client) if version else None
+    call.kwargs = call.send_kwargs = orjson.loads(req)
+    call.raw = (req, resp)
+    call.result = call.error = None
+    call.chunks = []
+    call.status = "ok"  # only calls that returned are journalled this way
+    call.injected_usage = call.capture = False
+    call._done = True
+    # This process's clock reading for the same wall time (spans are built with tracing.wall).
+    call.t0 = round((anchor - tracing._WALL_ANCHOR) * 1e9) + t0
+    call.t1 = call.t0 + (t1 - t0)
+    call.t_first = 0
+    call.request_id = rid.rstrip(b"\0").decode() or None
+    call.span_id = span_id.decode()
+    call.trace_id = root_trace.rstrip(b"\0").decode() or None
+    return call
 
 
 def meta_of(payload: bytes) -> list[Any]:
@@ -246,12 +217,12 @@ def recover(store: Store, before: Sequence[WriteBatch], payloads: Sequence[bytes
         recorder.prices, azure = contexts[ctx_key]
         recorder.options = Options(azure_deployments=azure)
         try:
-            call = Journalled(payload, recorder, run, meta)
-            loads(call.raw[1])
+            call = _call(payload, recorder, run, meta)
+            loads(call.raw[1])  # type: ignore[index]  # a body torn by a crash: skipped
         except Exception:
             torn += 1
             continue
-        if store.get_span(key.entity, key.project, call.span_id) is not None:
+        if store.get_span(key.entity, key.project, str(call.span_id)) is not None:
             # Committed before its process died, which then had no time to empty the journal.
             continue
         call.add_to(batch)

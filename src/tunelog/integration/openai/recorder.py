@@ -334,17 +334,19 @@ class Call:
         # One queue item: the span and its history row are made later, both at once (see Writer.build).
         writer = self.run.writer
         if raw is None:
-            queued = writer.build(self._record)
+            queued = writer.build(self.add_to)
         else:  # journalled as it is queued, as the HTTP exchange's bytes (see call_records)
             head, meta = call_records.record(self)
-            queued = writer.build_journalled(self._record, call_records.KIND, head, meta, raw[0], raw[1])
+            queued = writer.build_journalled(self.add_to, call_records.KIND, head, meta, raw[0], raw[1])
         if queued:
             self.recorder.counters.add_recorded()
         else:
             self.recorder.counters.add("dropped")
 
     # -- building, one thread at a time (the writer's building lock) -----------------------------------------
-    def _record(self, batch: WriteBatch) -> None:
+    def add_to(self, batch: WriteBatch) -> None:
+        """Build the call's span and history row into ``batch`` (live, or recovering a dead
+        process's journalled call: see ``call_records``)."""
         rec = self.recorder
         run = self.run
         row: dict[str, Any] = {}
