@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import tunelog
 from tunelog import mapped_journal, spool
 from tunelog.mapped_journal import HALF, MappedJournal, read_records, recover
@@ -66,9 +68,39 @@ def test_a_torn_record_ends_the_half(tmp_path: Path) -> None:
     _append(j, steps_batch(0, 1))
     _append(j, steps_batch(1, 1))
     data = bytearray(j.path.read_bytes())
-    second = 16 + 8 + len(read_records(bytes(data))[0])  # the half's header, the first frame
+    second = 24 + 8 + len(read_records(bytes(data))[0])  # the half's header and ids base, the first frame
     data[second + 8 + 3] ^= 0xFF  # a byte of the second record, as if the process died writing it
     assert len(read_records(bytes(data))) == 1
+    j.close()
+
+
+def test_a_call_record_reads_back_with_the_ids_its_number_gives_it(tmp_path: Path) -> None:
+    j, other = MappedJournal(tmp_path / "spool"), MappedJournal(tmp_path / "spool")
+    with j.lock:
+        assert j.append_call(7, b"openai", 10, 25, b"req_1", b"[meta]", b"{req}", b"{resp}")
+        assert not j.append_call(1 << 32, b"openai", 0, 0, b"", b"", b"", b"")  # past 32 bits: refused
+    ((ids, payload),) = mapped_journal._read(j.path.read_bytes())
+    kind, record = mapped_journal._call_record(ids, payload)
+    assert kind == b"openai"
+    assert record == mapped_journal.CallRecord(
+        7, *mapped_journal.call_ids(j.ids, 7), 10, 25, b"req_1", b"[meta]", b"{req}", b"{resp}"
+    )
+    span_id, trace_id = record.span_id, record.trace_id
+    assert (len(span_id), len(trace_id)) == (16, 32) and int(span_id, 16) and int(trace_id, 16)
+    # Numbered alike, two journals' calls get different ids (each journal's base is random).
+    assert set(mapped_journal.call_ids(other.ids, 7)).isdisjoint({span_id, trace_id})
+    assert mapped_journal.call_ids(j.ids, 8)[0] != span_id
+    j.close()
+    other.close()
+
+
+def test_a_journal_of_a_format_this_tunelog_does_not_read_is_refused_plainly(tmp_path: Path) -> None:
+    j = MappedJournal(tmp_path / "spool")
+    _append(j, steps_batch(0, 1))
+    data = bytearray(j.path.read_bytes())
+    data[4:8] = (2).to_bytes(4, "little")  # a development build's format
+    with pytest.raises(ValueError, match="format 2, which this tunelog does not read"):
+        read_records(bytes(data))
     j.close()
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tunelog.failure_counter import FailureCounter
 from tunelog.held_batches import COMMIT_INTERVAL_S, HeldBatches
+from tunelog.mapped_journal import call_ids
 from tunelog.store.base import RunEvent, RunKey, Store, WriteBatch
 
 if TYPE_CHECKING:  # the dataclass module costs every first init() several ms; spans come later
@@ -204,21 +205,33 @@ class Writer:
             self._hand_over(len(q))
         return True
 
-    def build_journalled(self, fn: Callable[[WriteBatch], None], kind: bytes, *record: bytes) -> bool:
-        """:meth:`build`, for a call whose ``record`` (the parts of what whoever
+    def build_journalled(
+        self,
+        fn: Callable[[WriteBatch, tuple[str, str] | None], None],
+        kind: bytes,
+        t0: int,
+        t1: int,
+        ref: bytes,
+        meta: bytes,
+        request: bytes,
+        response: bytes,
+    ) -> bool:
+        """:meth:`build`, for a call whose record (what whoever
         :data:`tunelog.mapped_journal.CALL_KINDS` names for ``kind`` can turn into what ``fn``
         adds: see :meth:`~tunelog.mapped_journal.MappedJournal.append_call`) is copied into the
         mapped journal as it is queued: a kill loses nothing of it, and such calls are built a
-        hundred at a time. Falls back to :meth:`build` without a mapped journal, or when it is
-        full. Returns False, dropping it, only when the queue is past its bound."""
+        hundred at a time. ``fn`` gets the span id and root trace id the record stands for
+        (:func:`~tunelog.mapped_journal.call_ids`), or None if it was built the usual way. Falls
+        back to :meth:`build` without a mapped journal, or when it is full. Returns False, dropping
+        it, only when the queue is past its bound."""
         mapped = self._mapped
         if mapped is None or not self._inline or self._closed:
             if not self._inline or self._closed:
-                return self.build(fn)
+                return self.build(lambda batch: fn(batch, None))
             with self._building:
                 mapped = self._mapped if self._mapped is not None else self._open_mapped()
             if mapped is None:
-                return self.build(fn)
+                return self.build(lambda batch: fn(batch, None))
         q = self._q
         if len(q) >= self._max_pending:
             return False
@@ -230,15 +243,15 @@ class Writer:
         lock.acquire()
         try:
             seq = self._call_seq + 1
-            if mapped.append_call(seq, kind, *record):
+            if mapped.append_call(seq, kind, t0, t1, ref, meta, request, response):
                 self._call_seq = seq
-                q.append((_BUILD_JOURNALLED, fn))
+                q.append((_BUILD_JOURNALLED, fn, seq))
             else:
                 seq = 0
         finally:
             lock.release()
         if not seq:
-            return self.build(fn)
+            return self.build(lambda batch: fn(batch, None))
         n = self._journalled = self._journalled + 1
         if n == 1:
             self._keep_committing()
@@ -293,9 +306,9 @@ class Writer:
             item = q.popleft()
             kind = item[0]
             if kind == _BUILD_JOURNALLED:
-                self._run_builder(item[1], batch)
+                self._run_builder(item, batch)
             elif kind == _BUILD:
-                self._run_builder(item[1], batch)
+                self._run_builder(item, batch)
                 unjournalled = True
             else:
                 keep.append(item)
@@ -520,7 +533,7 @@ class Writer:
                 out.append((step, t, values))
                 rows += len(values)
             elif kind in (_BUILD, _BUILD_JOURNALLED):
-                self._run_builder(item[1], batch)
+                self._run_builder(item, batch)
                 rows += 1
             elif kind == _SPAN:
                 span = item[1]
@@ -549,9 +562,13 @@ class Writer:
                 waiters.append(item[1])
         return rows
 
-    def _run_builder(self, fn: Callable[[WriteBatch], None], batch: WriteBatch) -> None:
+    def _run_builder(self, item: tuple[Any, ...], batch: WriteBatch) -> None:
         try:
-            fn(batch)
+            if item[0] == _BUILD_JOURNALLED:
+                mapped = self._mapped
+                item[1](batch, call_ids(mapped.ids, item[2]) if mapped is not None else None)
+            else:
+                item[1](batch)
         except Exception as exc:
             self.failures.record("building a span", exc)
 

@@ -14,6 +14,7 @@ import pytest
 import tunelog
 from tunelog import mapped_journal
 from tunelog.integration.openai import call_records
+from tunelog.mapped_journal import CallRecord
 from tunelog.simulator.server import Simulator
 from tunelog.store import open_store
 from tunelog.store.base import SpanRecord
@@ -23,16 +24,16 @@ from .autolog_kit import MSGS, al, azure, client, sim, spans  # noqa: F401
 
 
 @pytest.fixture
-def journalled(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The body of every call record journalled from now on, as recovery would hand it over (the
-    writer empties the journal's halves as it commits, so the file may no longer hold them)."""
-    got: list[bytes] = []
+def journalled(monkeypatch: pytest.MonkeyPatch) -> list[CallRecord]:
+    """Every call record journalled from now on, as recovery would read it back (the writer empties
+    the journal's halves as it commits, so the file may no longer hold them)."""
+    got: list[CallRecord] = []
     append = mapped_journal.MappedJournal.append_call
 
-    def spy(self: Any, seq: int, kind: bytes, *parts: bytes) -> bool:
-        ok = append(self, seq, kind, *parts)
+    def spy(self: Any, seq: int, kind: bytes, *fields: Any) -> bool:
+        ok = append(self, seq, kind, *fields)
         if ok and kind == call_records.KIND:
-            got.append(b"".join(parts))
+            got.append(CallRecord(seq, *mapped_journal.call_ids(self.ids, seq), *fields))
         return ok
 
     monkeypatch.setattr(mapped_journal.MappedJournal, "append_call", spy)
@@ -65,7 +66,7 @@ def _same(live: SpanRecord, recovered: SpanRecord) -> None:
 
 
 def test_a_recovered_call_record_is_the_span_built_live(
-    tl_dir: Path, sim: Simulator, al: Any, journalled: list[bytes]
+    tl_dir: Path, sim: Simulator, al: Any, journalled: list[CallRecord]
 ) -> None:
     c = client(sim)
     with tunelog.trace("job"):
@@ -73,19 +74,19 @@ def test_a_recovered_call_record_is_the_span_built_live(
         c.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi")
         c.responses.create(model="gpt-4o-mini", input="Say hello")
     azure(sim).chat.completions.create(model="my-deployment", messages=MSGS)
-    payloads = journalled
-    assert len(payloads) == 4
+    records = journalled
+    assert len(records) == 4
     live = {s.span_id: s for s in spans() if s.kind == "llm"}
     store = open_store(f"sqlite:///{tl_dir / 'tunelog.db'}")
     # Were this process dead, the next would find them committed already, and skip them all.
-    assert call_records.recover(store, [], payloads).spans == []
-    rebuilt = _rebuilt(store, payloads)  # and had it died before committing them: these
+    assert call_records.recover(store, [], records).spans == []
+    rebuilt = _rebuilt(store, records)  # and had it died before committing them: these
     assert len(rebuilt) == 4
     for span in rebuilt:
         _same(live[span.span_id], span)
 
 
-def _rebuilt(store: Any, payloads: list[bytes]) -> list[SpanRecord]:
+def _rebuilt(store: Any, records: list[CallRecord]) -> list[SpanRecord]:
     """Rebuild the records as if none of them had been committed (a view of the store without them)."""
 
     class Unseen:
@@ -95,12 +96,12 @@ def _rebuilt(store: Any, payloads: list[bytes]) -> list[SpanRecord]:
         def get_span(self, entity: str, project: str, span_id: str) -> SpanRecord | None:
             return None
 
-    batch = call_records.recover(Unseen(), [], payloads)  # type: ignore[arg-type]
+    batch = call_records.recover(Unseen(), [], records)  # type: ignore[arg-type]
     return batch.spans
 
 
 def test_which_calls_are_journalled_as_bytes(
-    tl_dir: Path, sim: Simulator, al: Any, journalled: list[bytes]
+    tl_dir: Path, sim: Simulator, al: Any, journalled: list[CallRecord]
 ) -> None:
     c = client(sim)
     c.chat.completions.create(model="gpt-4o-mini", messages=MSGS)  # yes
@@ -116,7 +117,7 @@ def test_which_calls_are_journalled_as_bytes(
 
 @pytest.mark.parametrize("option", [{"redact": lambda span: span}, {"capture_content": False}])
 def test_no_call_is_journalled_as_bytes_when_its_content_is_redacted(
-    tl_dir: Path, sim: Simulator, journalled: list[bytes], option: dict[str, Any]
+    tl_dir: Path, sim: Simulator, journalled: list[CallRecord], option: dict[str, Any]
 ) -> None:
     from tunelog.integration.openai import autolog
 
@@ -130,7 +131,7 @@ def test_no_call_is_journalled_as_bytes_when_its_content_is_redacted(
 
 
 def test_a_big_exchange_goes_the_usual_way(
-    tl_dir: Path, sim: Simulator, al: Any, journalled: list[bytes]
+    tl_dir: Path, sim: Simulator, al: Any, journalled: list[CallRecord]
 ) -> None:
     big = [{"role": "user", "content": "x" * (call_records.MAX_BYTES + 1)}]
     client(sim).chat.completions.create(model="gpt-4o-mini", messages=big)

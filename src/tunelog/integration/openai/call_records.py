@@ -4,11 +4,12 @@ Most calls (``chat.completions``, ``completions`` and ``responses`` ``create``, 
 a redact hook or ``capture_content=False``, request and response together at most 64 KiB) end with
 a pydantic model the SDK parsed from an HTTP body it still holds. Autolog keeps those bytes (the
 request's and the response's: a hook on the SDK's ``_process_response`` sees them, :func:`capture`),
-lets the model go, and copies them, with the call's timings, ids and run, into the writer's mapped
-journal as the call ends
-(:meth:`tunelog.writer.Writer.build_journalled`): no serialising on the caller's thread, a few
-microseconds, and a kill loses nothing of the call. The span is built later, a hundred calls at a
-time, from the response's JSON (:func:`tunelog.integration.openai.spans_openai.build_span`).
+lets the model go, and copies them, with the call's timings, request id and cached :func:`meta`
+(run, endpoint, parent span), into the writer's mapped journal as the call ends
+(:meth:`tunelog.writer.Writer.build_journalled`): no serialising on the caller's thread, not even of
+the span's ids, which follow from the record's number (:func:`tunelog.mapped_journal.call_ids`); a
+few microseconds, and a kill loses nothing of the call. The span is built later, a hundred calls at
+a time, from the response's JSON (:func:`tunelog.integration.openai.spans_openai.build_span`).
 
 A process that finds the journal of one that died turns the calls no journalled batch covers into
 spans, history rows and run totals (:func:`recover`), going on from the run's summary and last step.
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import struct
 import types
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - a tunelog installed without the extra
 
 if TYPE_CHECKING:
     from tunelog.integration.openai.recorder import Call, Recorder
+    from tunelog.mapped_journal import CallRecord
     from tunelog.store.base import Store
 
 log = logging.getLogger("tunelog")
@@ -45,10 +46,7 @@ CAPTURING: contextvars.ContextVar[Call | None] = contextvars.ContextVar("tunelog
 APIS = ("chat", "completions", "responses")
 #: The most bytes (request and response) a call journalled this way may have.
 MAX_BYTES = 64 << 10
-# the span's id, its trace's id (a root span's; else the parent's, in meta), the wall-clock anchor,
-# t0, t1 (perf_counter_ns), the request id, the lengths of meta and request (the response follows)
-_HEAD = struct.Struct("<16s32sdqq64sII")
-_FORMAT = 1
+_FORMAT = 2  # of the meta (1: the wall-clock anchor and the ids were in a head of its own)
 
 
 def available() -> bool:
@@ -80,35 +78,19 @@ def capture(call: Call, kwargs: Mapping[str, Any]) -> None:
         call.raw = None
 
 
-def record(call: Call) -> tuple[bytes, bytes]:
-    """The head and meta of the call's journal record (on the caller's thread; the request's and
-    response's bytes follow them): what is the same for many calls (the run, endpoint, parent span,
-    client, prices) is encoded once and reused (the cache holds those objects, so their ids stay
-    theirs while cached)."""
-    run, ep, parent, resource = call.run, call.endpoint, call.parent, call.resource
+def meta(call: Call) -> bytes:
+    """What the call's journal record holds besides its times, request id and bytes: the run,
+    endpoint, parent span, client and prices, which are the same for many calls, so encoded once and
+    reused (the cache holds those objects, so their ids stay theirs while cached). On the caller's
+    thread."""
     cache = call.recorder.record_meta
-    key = (id(run), id(ep), id(parent), id(resource))
+    key = (id(call.run), id(call.endpoint), id(call.parent), id(call.resource))
     hit = cache.get(key)
     if hit is None:
         if len(cache) >= 256:
             cache.clear()
-        hit = cache[key] = (run, ep, parent, resource, _meta(call))
-    meta = hit[4]
-    rid = call.request_id
-    # Built live or recovered, the same span: its ids are drawn now.
-    span_id = call.span_id = tracing.new_span_id()
-    trace_id = call.trace_id = tracing.new_trace_id() if parent is None else ""
-    head = _HEAD.pack(
-        span_id.encode(),
-        trace_id.encode(),
-        tracing._WALL_ANCHOR,
-        call.t0,
-        call.t1,
-        rid.encode() if type(rid) is str else b"",
-        len(meta),
-        len(call.raw[0]),  # type: ignore[index]
-    )
-    return head, meta
+        hit = cache[key] = (call.run, call.endpoint, call.parent, call.resource, _meta(call))
+    return hit[4]
 
 
 def _meta(call: Call) -> bytes:
@@ -127,19 +109,17 @@ def _meta(call: Call) -> bytes:
             parent.trace_id if parent is not None else None,
             parent.span_id if parent is not None else None,
             str(version) if version is not None else None,
+            tracing._WALL_ANCHOR,
             {"prices": rec.prices.overrides, "azure": dict(rec.options.azure_deployments)},
         )
     )
 
 
-def _call(payload: bytes, recorder: Recorder, run: Any, meta: Sequence[Any]) -> Call:
+def _call(record: CallRecord, recorder: Recorder, run: Any, meta: Sequence[Any]) -> Call:
     """The call a record holds, as the dead process's recorder held it until it was built."""
     from tunelog.integration.openai.recorder import Call, Endpoint
 
-    span_id, root_trace, anchor, t0, t1, rid, n_meta, n_req = _HEAD.unpack_from(payload)
-    at = _HEAD.size + n_meta
-    req, resp = payload[at : at + n_req], payload[at + n_req :]
-    _, _, name, api, kind, trace_id, parent_id, version, _ctx = meta
+    _, _, name, api, kind, trace_id, parent_id, version, anchor, _ctx = meta
     call = Call.__new__(Call)  # not __init__: the call was made, in the process that died
     call.recorder = recorder
     call.run = run
@@ -148,26 +128,24 @@ def _call(payload: bytes, recorder: Recorder, run: Any, meta: Sequence[Any]) -> 
     # An Azure client's api-version is all a span reads of the resource.
     client = types.SimpleNamespace(_api_version=version)
     call.resource = types.SimpleNamespace(_client=client) if version else None
-    call.kwargs = call.send_kwargs = orjson.loads(req)
-    call.raw = (req, resp)
+    call.kwargs = call.send_kwargs = orjson.loads(record.request)
+    call.raw = (record.request, record.response)
     call.result = call.error = None
     call.chunks = []
     call.status = "ok"  # only calls that returned are journalled this way
     call.injected_usage = call.capture = False
     call._done = True
     # This process's clock reading for the same wall time (spans are built with tracing.wall).
-    call.t0 = round((anchor - tracing._WALL_ANCHOR) * 1e9) + t0
-    call.t1 = call.t0 + (t1 - t0)
+    call.t0 = round((anchor - tracing._WALL_ANCHOR) * 1e9) + record.t0
+    call.t1 = call.t0 + (record.t1 - record.t0)
     call.t_first = 0
-    call.request_id = rid.rstrip(b"\0").decode() or None
-    call.span_id = span_id.decode()
-    call.trace_id = root_trace.rstrip(b"\0").decode() or None
+    call.request_id = record.ref.decode() or None
+    call.span_id = call.trace_id = None  # given by add_to, from the record's number
     return call
 
 
-def meta_of(payload: bytes) -> list[Any]:
-    n_meta = _HEAD.unpack_from(payload)[6]
-    meta = orjson.loads(payload[_HEAD.size : _HEAD.size + n_meta])
+def meta_of(record: CallRecord) -> list[Any]:
+    meta = orjson.loads(record.meta)
     if meta[0] != _FORMAT:
         raise ValueError(f"a journalled OpenAI call of format {meta[0]!r}; this tunelog reads {_FORMAT}")
     return list(meta)
@@ -186,7 +164,7 @@ class _Resumed:
         self.summary.update(values)
 
 
-def recover(store: Store, before: Sequence[WriteBatch], payloads: Sequence[bytes]) -> WriteBatch:
+def recover(store: Store, before: Sequence[WriteBatch], records: Sequence[CallRecord]) -> WriteBatch:
     """The spans, history rows and summaries of a dead process's journalled calls (see
     :mod:`tunelog.mapped_journal`), committed after ``before`` (the batches its journal holds):
     each run's totals and steps go on from the last of those, else from the store."""
@@ -197,9 +175,9 @@ def recover(store: Store, before: Sequence[WriteBatch], payloads: Sequence[bytes
     runs: dict[RunKey, tuple[_Resumed, Recorder] | None] = {}
     contexts: dict[str, tuple[PriceBook, dict[str, str]]] = {}
     torn = 0
-    for payload in payloads:
+    for record in records:
         try:
-            meta = meta_of(payload)
+            meta = meta_of(record)
             key = RunKey(*meta[1])
         except Exception:  # torn by a crash of the machine (the checksum covers the head only)
             torn += 1
@@ -217,15 +195,15 @@ def recover(store: Store, before: Sequence[WriteBatch], payloads: Sequence[bytes
         recorder.prices, azure = contexts[ctx_key]
         recorder.options = Options(azure_deployments=azure)
         try:
-            call = _call(payload, recorder, run, meta)
-            loads(call.raw[1])  # type: ignore[index]  # a body torn by a crash: skipped
+            call = _call(record, recorder, run, meta)
+            loads(record.response)  # a body torn by a crash: skipped
         except Exception:
             torn += 1
             continue
-        if store.get_span(key.entity, key.project, str(call.span_id)) is not None:
+        if store.get_span(key.entity, key.project, record.span_id) is not None:
             # Committed before its process died, which then had no time to empty the journal.
             continue
-        call.add_to(batch)
+        call.add_to(batch, (record.span_id, record.trace_id))
     if torn:
         log.warning("tunelog: %d journalled OpenAI calls could not be read back and were skipped", torn)
     for key, resumed in runs.items():

@@ -110,7 +110,7 @@ class Recorder:
         # Calls journalled from their HTTP bytes hold the content as it was sent: not with a redact
         # hook or capture_content=False, whose spans are redacted before anything is journalled.
         self.journal_calls = options.redact is None and options.capture_content and call_records.available()
-        # What journalled calls' records share (see call_records.record): (run, endpoint, parent,
+        # What journalled calls' records share (see call_records.meta): (run, endpoint, parent,
         # resource, encoded) by their ids.
         self.record_meta: dict[tuple[int, int, int, int], tuple[Any, Any, Any, Any, bytes]] = {}
 
@@ -336,17 +336,26 @@ class Call:
         if raw is None:
             queued = writer.build(self.add_to)
         else:  # journalled as it is queued, as the HTTP exchange's bytes (see call_records)
-            head, meta = call_records.record(self)
-            queued = writer.build_journalled(self.add_to, call_records.KIND, head, meta, raw[0], raw[1])
+            rid = self.request_id
+            ref = rid.encode() if type(rid) is str else b""
+            meta = call_records.meta(self)
+            queued = writer.build_journalled(
+                self.add_to, call_records.KIND, self.t0, self.t1, ref, meta, raw[0], raw[1]
+            )
         if queued:
             self.recorder.counters.add_recorded()
         else:
             self.recorder.counters.add("dropped")
 
     # -- building, one thread at a time (the writer's building lock) -----------------------------------------
-    def add_to(self, batch: WriteBatch) -> None:
+    def add_to(self, batch: WriteBatch, ids: tuple[str, str] | None = None) -> None:
         """Build the call's span and history row into ``batch`` (live, or recovering a dead
-        process's journalled call: see ``call_records``)."""
+        process's journalled call: see ``call_records``); a journalled call's span gets the ``ids``
+        its record stands for (span id, and trace id at the root)."""
+        if ids is not None:
+            self.span_id = ids[0]
+            if self.parent is None:
+                self.trace_id = ids[1]
         rec = self.recorder
         run = self.run
         row: dict[str, Any] = {}
