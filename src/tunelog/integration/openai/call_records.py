@@ -71,7 +71,10 @@ def capture(call: Call, kwargs: Mapping[str, Any]) -> None:
         if kwargs.get("stream"):
             return
         response = kwargs["response"]
-        request, body = response.request.content, response.content
+        try:  # httpx's own attributes: its properties, one per byte string, cost the call more in place
+            request, body = response._request._content, response._content
+        except AttributeError:  # an HTTP client without them (or a body not read): its public API
+            request, body = response.request.content, response.content
         if len(request) + len(body) <= MAX_BYTES:
             call.raw = (request, body)
     except Exception:  # an SDK that passes it otherwise, a body not read: the call goes the usual way
@@ -123,6 +126,7 @@ def _call(record: CallRecord, recorder: Recorder, run: Any, meta: Sequence[Any])
     call = Call.__new__(Call)  # not __init__: the call was made, in the process that died
     call.recorder = recorder
     call.run = run
+    call.writer = None  # type: ignore[assignment]  # built here, never queued
     call.endpoint = Endpoint(name, api, kind)
     call.parent = tracing.SpanContext(parent_id, trace_id, None) if trace_id and parent_id else None
     # An Azure client's api-version is all a span reads of the resource.

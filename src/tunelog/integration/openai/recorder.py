@@ -32,6 +32,7 @@ from tunelog.integration.openai.spans_openai import build_span
 if TYPE_CHECKING:
     from tunelog.runs import Run
     from tunelog.store.base import SpanRecord, WriteBatch
+    from tunelog.writer import Writer
 
 log = logging.getLogger("tunelog")
 _now = time.perf_counter_ns
@@ -129,8 +130,9 @@ class Recorder:
             if run is None:
                 where = tracing.sink_run()
                 run = where if where is not None else self.run
-            run.writer.build_due()
-            return Call(self, endpoint, resource, kwargs, parent, run)
+            writer = run.writer
+            writer.build_due()
+            return Call(self, endpoint, resource, kwargs, parent, run, writer)
         except Exception as exc:
             self.fail("starting to record an OpenAI call", exc)
             return None
@@ -224,6 +226,7 @@ class Call:
         "t1",
         "t_first",
         "trace_id",
+        "writer",
     )
 
     def __init__(
@@ -234,12 +237,14 @@ class Call:
         kwargs: dict[str, Any],
         parent: tracing.SpanContext | None,
         run: Run,
+        writer: Writer,
     ) -> None:
         self.recorder = recorder
         self.endpoint = endpoint
         self.resource = resource
         self.parent = parent
         self.run = run
+        self.writer = writer  # the run's (a property: read once a call)
         self.result: Any = None
         self.error: BaseException | None = None
         self.status = "ok"
@@ -332,7 +337,7 @@ class Call:
             return
         self._done = True
         # One queue item: the span and its history row are made later, both at once (see Writer.build).
-        writer = self.run.writer
+        writer = self.writer
         if raw is None:
             queued = writer.build(self.add_to)
         else:  # journalled as it is queued, as the HTTP exchange's bytes (see call_records)
