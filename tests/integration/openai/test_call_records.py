@@ -138,3 +138,15 @@ def test_a_big_exchange_goes_the_usual_way(
     assert journalled == []
     (span,) = spans()
     assert span.inputs["messages"][0]["content"] == big[0]["content"]
+
+
+def test_the_exchange_is_read_through_the_public_api_of_a_client_without_httpx_s_attributes() -> None:
+    import types
+
+    call: Any = types.SimpleNamespace(raw=None)
+    # An HTTP response that only has the public attributes (httpx's are read first, as the SDK's is).
+    response = types.SimpleNamespace(request=types.SimpleNamespace(content=b'{"model":"m"}'), content=b"{}")
+    call_records.capture(call, {"response": response, "stream": False})
+    assert call.raw == (b'{"model":"m"}', b"{}")
+    call_records.capture(call, {"response": object(), "stream": False})  # neither: the usual way
+    assert call.raw is None
