@@ -58,7 +58,7 @@ _IDS = struct.Struct("<Q")
 _FORMAT = 3  # 1: every record a batch, untagged; 2 (a development build's): a call's ids in its body
 _FRAME = struct.Struct("<II")  # payload length, crc32 of generation + payload
 HALF = 8 << 20
-#: Record tags (format 2): a batch, or one call's record that a batch may later cover.
+#: Record tags (from format 2): a batch, or one call's record that a batch may later cover.
 _BATCH, _CALL = b"B", b"C"
 #: A call record's frame and head: length, check value; tag, seq, kind, start and end (ns), its
 #: reference (at most 64 bytes), the lengths of meta and request (the response ends the record).
@@ -80,7 +80,7 @@ class CallRecord(NamedTuple):
     trace_id: str
     t0: int  # start and end (``perf_counter_ns`` in the process that wrote it)
     t1: int
-    ref: bytes  # whatever the writer names it by (the API's request id), NUL-padded to 64 bytes
+    ref: bytes  # whatever the writer names it by (the API's request id), at most 64 bytes
     meta: bytes
     request: bytes
     response: bytes

@@ -114,6 +114,7 @@ class Recorder:
         # What journalled calls' records share (see call_records.meta): (run, endpoint, parent,
         # resource, encoded) by their ids.
         self.record_meta: dict[tuple[int, int, int, int], tuple[Any, Any, Any, Any, bytes]] = {}
+        self.last_meta: tuple[Any, Any, Any, Any, bytes] = (None, None, None, None, b"")  # of those
 
     # -- caller's thread ----------------------------------------------------------------------------
     def begin(self, endpoint: Endpoint, resource: Any, kwargs: dict[str, Any]) -> Call | None:
